@@ -1,0 +1,78 @@
+"""Writing the audit trail. Domain functions call `record()` for every change they make."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from keyprojects.audit.models import AuditRecord
+from keyprojects.lib import context
+
+
+def plain_value(value: Any) -> Any:
+    """A JSON-safe, human-readable value for before/after columns."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, models.fields.files.FieldFile):
+        return value.name or ""
+    return str(value)
+
+
+def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """Field values by verbose field name key (the field name), with FKs shown by their label."""
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        if field.name in ("id", "created_at", "updated_at", "version"):
+            continue
+        if field.is_relation:
+            fk_id = getattr(obj, field.attname)
+            data[field.name] = str(getattr(obj, field.name)) if fk_id else None
+        elif field.choices:
+            raw = getattr(obj, field.attname)
+            data[field.name] = str(dict(field.flatchoices).get(raw, raw)) if raw else raw
+        else:
+            data[field.name] = plain_value(getattr(obj, field.attname))
+    return data
+
+
+def record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    project_id: int | None = None,
+    reason: str = "",
+) -> AuditRecord:
+    ctx = context.current()
+    if action == AuditRecord.Action.UPDATE and before is not None and after is not None:
+        changed = [k for k in after if before.get(k) != after.get(k)]
+        before = {k: before.get(k) for k in changed}
+        after = {k: after[k] for k in changed}
+    return AuditRecord.objects.create(
+        actor=actor if actor and actor.pk else None,
+        actor_name=(actor.get_username() if actor else "system"),
+        actor_unit=str(actor.unit) if actor and getattr(actor, "unit_id", None) else "",
+        channel=ctx.channel,
+        request_id=ctx.request_id,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        project_id=project_id,
+        action=action,
+        before=before,
+        after=after,
+        reason=reason[:200],
+    )

@@ -1,0 +1,25 @@
+"""Request id: every request gets one, echoed in X-Request-ID and written into audit records."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from keyprojects.lib import context
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        channel = "api" if request.path.startswith("/api/") else "web"
+        with context.bind(request_id=request_id, channel=channel):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,87 @@
+"""The project list filter, defined once: the list page, the Excel export and the API use it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from keyprojects.org.models import Unit
+from keyprojects.projects.models import (
+    Batch,
+    BatchMembership,
+    Industry,
+    Level,
+    Phase,
+    Project,
+    SizeBand,
+    Stage,
+    Status,
+)
+
+SORTS = {
+    "-id": ("-id",),
+    "name": ("name", "id"),
+    "-total_investment": ("-total_investment", "-id"),
+    "total_investment": ("total_investment", "id"),
+    "planned_start": ("planned_start", "id"),
+    "-planned_start": ("-planned_start", "-id"),
+    "-updated_at": ("-updated_at", "-id"),
+}
+SORT_LABELS = {
+    "-id": _("最新建档"),
+    "name": _("名称"),
+    "-total_investment": _("总投资从高到低"),
+    "total_investment": _("总投资从低到高"),
+    "planned_start": _("计划开工从早到晚"),
+    "-planned_start": _("计划开工从晚到早"),
+    "-updated_at": _("最近更新"),
+}
+
+
+class ProjectFilter(forms.Form):
+    """Validates list filters from a query string; unknown or forged values give field errors."""
+
+    q = forms.CharField(label=_("搜索"), required=False, max_length=100)
+    stage = forms.ChoiceField(label=_("阶段"), required=False, choices=[("", _("全部阶段")), *Stage.choices])
+    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *Status.choices])
+    level = forms.ChoiceField(label=_("级别"), required=False, choices=[("", _("全部级别")), *Level.choices])
+    size_band = forms.ModelChoiceField(
+        label=_("规模"), required=False, queryset=SizeBand.objects.all(), empty_label=_("全部规模")
+    )
+    industry = forms.ModelChoiceField(
+        label=_("行业"), required=False, queryset=Industry.objects.all(), empty_label=_("全部行业")
+    )
+    town = forms.ModelChoiceField(
+        label=_("乡镇街道"), required=False, queryset=Unit.objects.filter(kind=Unit.Kind.TOWN),
+        empty_label=_("全部乡镇街道"),
+    )  # fmt: skip
+    responsible_unit = forms.ModelChoiceField(
+        label=_("责任单位"), required=False,
+        queryset=Unit.objects.exclude(kind=Unit.Kind.ENTERPRISE), empty_label=_("全部责任单位"),
+    )  # fmt: skip
+    phase = forms.ModelChoiceField(
+        label=_("三个一批期次"), required=False, queryset=Phase.objects.all(), empty_label=_("全部期次")
+    )
+    batch = forms.ChoiceField(label=_("批次"), required=False, choices=[("", _("全部批次")), *Batch.choices])
+    sort = forms.ChoiceField(label=_("排序"), required=False, choices=list(SORT_LABELS.items()))
+
+    def filter(self, projects: QuerySet[Project]) -> QuerySet[Project]:
+        """Apply the valid filters to a queryset that already went through the access module."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if q := (data.get("q") or "").strip():
+            projects = projects.filter(Q(name__icontains=q) | Q(code__icontains=q) | Q(owner_name__icontains=q))
+        for field in ("stage", "status", "level", "industry", "town", "responsible_unit"):
+            if value := data.get(field):
+                projects = projects.filter(**{field: value})
+        if band := data.get("size_band"):
+            projects = projects.filter(total_investment__gte=band.min_investment)
+        phase, batch = data.get("phase"), data.get("batch")
+        if phase or batch:
+            members = BatchMembership.objects.filter(project=OuterRef("pk"))
+            if phase:
+                members = members.filter(phase=phase)
+            if batch:
+                members = members.filter(batch=batch)
+            projects = projects.filter(Exists(members))
+        return projects.order_by(*SORTS[data.get("sort") or "-id"])
