@@ -38,6 +38,9 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
         if field.is_relation:
             fk_id = getattr(obj, field.attname)
             data[field.name] = str(getattr(obj, field.name)) if fk_id else None
+        elif isinstance(field, models.DecimalField):
+            raw = getattr(obj, field.attname)
+            data[field.name] = None if raw is None else f"{Decimal(raw):.{field.decimal_places}f}"
         elif field.choices:
             raw = getattr(obj, field.attname)
             data[field.name] = str(dict(field.flatchoices).get(raw, raw)) if raw else raw

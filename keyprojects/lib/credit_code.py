@@ -12,7 +12,7 @@ import re
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
-CREDIT_CODE_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+CREDIT_CODE_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
 def credit_check_char(first17: str) -> str:

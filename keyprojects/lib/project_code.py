@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-PROJECT_CODE_RE = re.compile(r"^(\d{2})(\d{2})-(\d{6})-(\d{2})-(\d{2})-(\d{5})([0-9A-Z])$")
+PROJECT_CODE_RE = re.compile(r"^([0-9]{2})([0-9]{2})-([0-9]{6})-([0-9]{2})-([0-9]{2})-([0-9]{5})([0-9A-Z])$", re.ASCII)
 
 
 def project_code_problem(code: str) -> str | None:

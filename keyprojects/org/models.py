@@ -181,3 +181,7 @@ class UserRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()}"
+
+    def clean(self) -> None:
+        others = set(self.user.roles.exclude(pk=self.pk).values_list("role", flat=True)) if self.user_id else set()
+        validate_role_set({self.role, *others})

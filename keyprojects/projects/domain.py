@@ -145,7 +145,7 @@ def change_stage(project: Project, *, by: User | None, to_stage: str, happened_o
     current.stage = to_stage
     current.stage_changed_on = happened_on
     try:
-        current.full_clean(exclude=[f for f in ("code",)])
+        current.full_clean()
     except ValidationError as exc:
         raise ValidationError({"to_stage": [m for msgs in exc.message_dict.values() for m in msgs]}) from None
     current.version += 1
@@ -168,8 +168,9 @@ def set_batch_membership(project: Project, *, by: User | None, batch: str, phase
     if batch not in Batch.values:
         raise ValidationError({"batch": _("无效的批次。")})
     existing = BatchMembership.objects.filter(project=project, batch=batch).select_related("phase").first()
-    before = {Batch(batch).label: str(existing.phase) if existing else None}
-    after = {Batch(batch).label: str(phase) if phase else None}
+    label = str(Batch(batch).label)
+    before = {label: str(existing.phase) if existing else None}
+    after = {label: str(phase) if phase else None}
     if before == after:
         return
     if existing and phase is None:
@@ -200,6 +201,7 @@ def create_approvals_from_template(project: Project, *, by: User | None) -> list
 @transaction.atomic
 def update_approval(item: ApprovalItem, *, by: User | None, data: dict[str, Any], upload=None) -> ApprovalItem:
     allowed = {"status", "planned_date", "actual_date", "document_number", "note", "department"}
+    item = ApprovalItem.objects.select_for_update().get(pk=item.pk)  # never half-apply to the caller's copy
     before = snapshot(item)
     for field, value in data.items():
         if field not in allowed:
