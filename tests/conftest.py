@@ -27,8 +27,14 @@ VALID_CREDIT_CODES = ["91350200776049653A", "91350500798359476R", "91440101MA5CJ
 
 
 @pytest.fixture(autouse=True)
-def _fast_hasher(settings):
+def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests do not run collectstatic: serve static files without the manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def make_user(username: str, unit: Unit | None, *roles: str) -> User:
