@@ -229,7 +229,7 @@ class Project(models.Model):
         if self.owner_unit_id and self.owner_unit.kind != Unit.Kind.ENTERPRISE:
             add("owner_unit", _("企业账号单位必须是企业。"))
         for stage, (field, message) in STAGE_REQUIRES.items():
-            if self.stage and Stage.order(self.stage) >= Stage.order(stage) and not getattr(self, field):
+            if self.stage in Stage.values and Stage.order(self.stage) >= Stage.order(stage) and not getattr(self, field):
                 add(field, message)
         if errors:
             raise ValidationError(errors)
