@@ -228,9 +228,12 @@ class Project(models.Model):
             add("responsible_unit", _("责任单位不能是企业。"))
         if self.owner_unit_id and self.owner_unit.kind != Unit.Kind.ENTERPRISE:
             add("owner_unit", _("企业账号单位必须是企业。"))
-        for stage, (field, message) in STAGE_REQUIRES.items():
-            if self.stage in Stage.values and Stage.order(self.stage) >= Stage.order(stage) and not getattr(self, field):
-                add(field, message)
+        if self.stage not in Stage.values:
+            add("stage", _("无效的阶段。"))
+        else:
+            for stage, (field, message) in STAGE_REQUIRES.items():
+                if Stage.order(self.stage) >= Stage.order(stage) and not getattr(self, field):
+                    add(field, message)
         if errors:
             raise ValidationError(errors)
 
