@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "keyprojects.workcal",
     "keyprojects.projects",
     "keyprojects.audit",
+    "keyprojects.notify",
+    "keyprojects.problems",
     "keyprojects.api",
 ]
 
@@ -174,8 +176,10 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
-# Uploaded files are never served from a path the user chose: they are read back through a view.
-MEDIA_URL = None
+# Uploaded files are never served by URL: no route exists under MEDIA_URL; views read them back
+# after an access check.
+MEDIA_URL = "/_media/"
+
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))

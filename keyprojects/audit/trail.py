@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils import translation
 
 from keyprojects.audit.models import AuditRecord
 from keyprojects.lib import context
@@ -28,7 +29,12 @@ def plain_value(value: Any) -> Any:
 
 
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
-    """Field values by verbose field name key (the field name), with FKs shown by their label."""
+    """Field values keyed by field name, with FKs and choices shown by their (Chinese) label."""
+    with translation.override("zh-hans"):
+        return _snapshot(obj, fields)
+
+
+def _snapshot(obj: models.Model, fields: list[str] | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         if fields is not None and field.name not in fields:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from keyprojects.audit.models import AuditRecord
@@ -168,7 +168,8 @@ def set_batch_membership(project: Project, *, by: User | None, batch: str, phase
     if batch not in Batch.values:
         raise ValidationError({"batch": _("无效的批次。")})
     existing = BatchMembership.objects.filter(project=project, batch=batch).select_related("phase").first()
-    label = str(Batch(batch).label)
+    with translation.override("zh-hans"):  # the audit trail is kept in Chinese whatever the UI language
+        label = str(Batch(batch).label)
     before = {label: str(existing.phase) if existing else None}
     after = {label: str(phase) if phase else None}
     if before == after:

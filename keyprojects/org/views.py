@@ -1,0 +1,44 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+
+from keyprojects.org.forms import LoginForm
+from keyprojects.org.models import Role, User
+
+try:  # the demo district's shared password, shown only while demo accounts exist
+    from keyprojects.org.demo_data import DEMO_PASSWORD
+except ImportError:  # pragma: no cover - demo data not installed
+    DEMO_PASSWORD = ""
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "org/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["demo_accounts"] = self.demo_accounts()
+        ctx["demo_password"] = DEMO_PASSWORD
+        return ctx
+
+    @staticmethod
+    def demo_accounts() -> list[dict]:
+        """Demo logins with their roles, in one query; empty on a production database."""
+        rows = (
+            User.objects.filter(is_demo=True, is_active=True)
+            .order_by("id")
+            .values_list("username", "full_name", "roles__role")
+        )
+        accounts: dict[str, dict] = {}
+        for username, full_name, role in rows[:200]:
+            account = accounts.setdefault(username, {"username": username, "full_name": full_name, "roles": []})
+            if role:
+                account["roles"].append(Role(role).label)
+        return list(accounts.values())
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
