@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "keyprojects.workcal",
     "keyprojects.projects",
     "keyprojects.audit",
+    "keyprojects.progress",
     "keyprojects.notify",
     "keyprojects.problems",
     "keyprojects.api",
