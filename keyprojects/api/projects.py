@@ -25,6 +25,7 @@ from keyprojects.api.schemas import (
     ProjectPatch,
     ValidationErrors,
 )
+from keyprojects.lib.pagination import window
 from keyprojects.org.models import Unit, User
 from keyprojects.projects import access, domain
 from keyprojects.projects.filters import ProjectFilter
@@ -173,7 +174,7 @@ def list_projects(request, params: Query[ProjectListQuery]):
         raise ApiValidationError.from_fields("query", {field: list(errs) for field, errs in form.errors.items()})
     projects = form.filter(access.visible_projects(request.auth)).select_related(*LIST_RELATED)
     count = projects.count()
-    rows = list(projects[params.offset : params.offset + params.limit]) if count > params.offset else []
+    rows = window(projects, params.offset, params.limit) if count > params.offset else []
     bands = domain.size_bands()
     return {"count": count, "items": [project_item(p, bands) for p in rows]}
 

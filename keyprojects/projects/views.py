@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.audit.models import AuditRecord
 from keyprojects.lib.money import format_wan
+from keyprojects.lib.pagination import DeferredJoinPaginator
 from keyprojects.org.models import Role
 from keyprojects.projects import access, domain
 from keyprojects.projects.filters import ProjectFilter
@@ -75,7 +76,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filter_form = ProjectFilter(request.GET)
     projects = filter_form.filter(access.visible_projects(user)).select_related("industry", "responsible_unit", "town")
-    paginator = Paginator(projects, PER_PAGE)
+    paginator = DeferredJoinPaginator(projects, PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))  # clamps ?page=abc and ?page=99999
     bands = domain.size_bands()
     for project in page.object_list:
