@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "keyprojects.progress",
     "keyprojects.notify",
     "keyprojects.problems",
+    "keyprojects.visits",
     "keyprojects.api",
 ]
 
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "keyprojects.org.context_processors.platform",
+                "keyprojects.notify.context_processors.unread_notifications",
             ],
         },
     },

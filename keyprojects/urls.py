@@ -5,6 +5,10 @@ from keyprojects.api.api import api
 
 urlpatterns = [
     path("", include("keyprojects.projects.urls")),
+    path("", include("keyprojects.progress.urls")),
+    path("", include("keyprojects.problems.urls")),
+    path("", include("keyprojects.visits.urls")),
+    path("", include("keyprojects.notify.urls")),
     path("accounts/", include("keyprojects.org.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
