@@ -109,6 +109,8 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})
+        # JIT compilation costs more than it saves on our short roll-up queries (measured: 1 s vs 0.3 s).
+        DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
         if envbool("DB_POOL", "1"):
             DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
