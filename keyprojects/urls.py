@@ -6,6 +6,7 @@ from keyprojects.api.api import api
 urlpatterns = [
     path("", include("keyprojects.projects.urls")),
     path("", include("keyprojects.progress.urls")),
+    path("", include("keyprojects.progress.excel_urls")),
     path("", include("keyprojects.problems.urls")),
     path("", include("keyprojects.visits.urls")),
     path("", include("keyprojects.notify.urls")),
