@@ -53,7 +53,14 @@ def watch_errors(page) -> list[str]:
     """Collect console errors and failed requests (a missing static file, a refused script)."""
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    # A request the browser itself aborts because the page navigated on is not an error.
+    page.on(
+        "requestfailed",
+        lambda request: (
+            "ERR_ABORTED" not in (request.failure or "")
+            and errors.append(f"request failed: {request.url} {request.failure}")
+        ),
+    )
     page.on(
         "response",
         lambda response: errors.append(f"{response.status}: {response.url}") if response.status >= 400 else None,

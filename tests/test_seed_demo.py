@@ -6,6 +6,7 @@ each test runs in a savepoint inside it (the `db` fixture), so tests may change 
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from io import StringIO
 
@@ -13,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from keyprojects.audit.models import AuditRecord
@@ -20,6 +22,10 @@ from keyprojects.lib.credit_code import is_valid_credit_code
 from keyprojects.org import demo_data as D
 from keyprojects.org.management.commands import seed_demo
 from keyprojects.org.models import Region, Role, Unit, User, UserRole
+from keyprojects.problems import clock
+from keyprojects.problems.domain import TASK_SOURCES
+from keyprojects.problems.models import OPEN_STATUSES, Problem, ProblemEvent, Source
+from keyprojects.problems.models import Status as ProblemStatus
 from keyprojects.projects.demo_portfolio import plan_district
 from keyprojects.projects.models import (
     ApprovalItem,
@@ -32,6 +38,17 @@ from keyprojects.projects.models import (
     Project,
     Stage,
     StageTransition,
+)
+from keyprojects.visits.figures import Month, officer_figures
+from keyprojects.visits.models import (
+    ORIGIN_SITE_VISIT,
+    Instruction,
+    Meeting,
+    OfficerPairing,
+    OfficerVisit,
+    OriginLink,
+    PolicyPush,
+    SiteVisit,
 )
 
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -239,11 +256,105 @@ class TestDistrict:
         created = records.filter(object_type="project", action=AuditRecord.Action.CREATE).exclude(object_id="bulk")
         assert created.values("project_id").distinct().count() == 200
         assert (
-            records.filter(action=AuditRecord.Action.TRANSITION).count()
+            records.filter(object_type="project", action=AuditRecord.Action.TRANSITION).count()
             == Project.objects.exclude(stage=Stage.PLANNING).count()
         )
         for object_type in ("region", "unit", "user", "phase", "approvaltemplateitem"):
             assert records.filter(object_type=object_type, object_id="seed_demo").exists(), object_type
+
+    # -- supervision: pairings, logs, site visits, meetings, instructions, problems (keyprojects/visits/demo.py)
+
+    def test_every_service_officer_has_a_pairing_matching_the_project(self):
+        pairings = list(OfficerPairing.objects.select_related("project"))
+        assert len(pairings) == 89
+        for pairing in pairings:
+            assert pairing.project.service_officer_id == pairing.officer_id
+            assert pairing.project.level in (Level.PROVINCE, Level.CITY)
+            assert pairing.is_active_on(timezone.localdate()) and pairing.roles.count() == 4
+        assert Project.objects.exclude(service_officer=None).count() == 89
+
+    def test_most_officers_visited_this_month_and_a_few_did_not(self):
+        today = timezone.localdate()
+        month = Month.of(today)
+        officers = [p.officer_id for p in OfficerPairing.objects.all()]
+        figures = officer_figures(officers, month)
+        idle = [pk for pk in officers if figures[pk].visits == 0]
+        assert 3 <= len(idle) <= 10
+        assert User.objects.get(username="demo_officer").pk not in idle
+        assert not OfficerVisit.objects.filter(visited_on__gt=today).exists()
+        for visit in OfficerVisit.objects.select_related("project")[:300]:
+            assert visit.project.service_officer_id == visit.officer_id
+        assert PolicyPush.objects.count() > 89
+        relayed = Problem.objects.filter(source=Source.SERVICE_OFFICER)
+        assert relayed.count() >= 10 and all(p.origin_link.officer_visit_id for p in relayed)
+
+    def test_about_150_problems_over_the_year_in_every_state(self):
+        today = timezone.localdate()
+        problems = Problem.objects.all()
+        assert 130 <= problems.count() <= 190
+        assert set(problems.values_list("status", flat=True)) == set(ProblemStatus.values)
+        assert set(problems.values_list("source", flat=True)) == set(Source.values)
+        first = problems.order_by("received_on").first().received_on
+        assert today - datetime.timedelta(days=366) <= first < today - datetime.timedelta(days=300)
+        assert problems.order_by("-received_on").first().received_on < today
+        overdue = problems.filter(status__in=OPEN_STATUSES, current_due__lt=today)
+        assert overdue.count() >= 5
+        assert overdue.filter(escalation_level__gte=1).exists()
+        assert problems.filter(supervised=True).exists() and problems.filter(reopen_count__gt=0).exists()
+
+    def test_problems_were_made_by_the_domain_functions_on_a_consistent_clock(self):
+        cfg = clock.load_config()
+        for problem in Problem.objects.prefetch_related("events"):
+            events = list(problem.events.all())
+            assert events[0].kind == ProblemEvent.Kind.RAISED, problem
+            assert [e.at for e in events] == sorted(e.at for e in events), problem
+            assert timezone.localdate(events[0].at) == problem.received_on
+            assert AuditRecord.objects.filter(
+                object_type="problem", object_id=str(problem.pk), action="create"
+            ).exists()
+            if problem.status == ProblemStatus.NEW:
+                assert problem.assigned_on is None
+                continue
+            if problem.source not in TASK_SOURCES:
+                due = clock.deadlines(problem.assigned_on, problem.severity, cfg)
+                assert (problem.deploy_due, problem.feedback_due) == (due.deploy, due.feedback), problem
+                if not problem.reopen_count:
+                    assert problem.resolve_due == due.resolve, problem
+            assert problem.next_action_at == clock.next_action_at(problem, cfg), problem
+            if problem.status in OPEN_STATUSES and problem.next_action_at is not None:
+                assert problem.next_action_at > timezone.now()  # the worker has nothing left to do
+        # Every step's event is there, in order, as the worker would have written it.
+        assert ProblemEvent.objects.filter(kind=ProblemEvent.Kind.ESCALATED).exists()
+        assert ProblemEvent.objects.filter(kind=ProblemEvent.Kind.REMINDER).exists()
+        assert not ProblemEvent.objects.filter(processed_at__isnull=True).exists()
+
+    def test_site_visits_meetings_and_instructions_have_their_demands_and_tasks(self):
+        assert 15 <= SiteVisit.objects.count() <= 25
+        assert Meeting.objects.count() == 12 and Meeting.objects.filter(kind=Meeting.Kind.WEEKLY).count() >= 9
+        assert Instruction.objects.count() == 8
+        for visit in SiteVisit.objects.prefetch_related("links__problem", "leaders", "projects"):
+            kinds = {link.kind for link in visit.links.all()}
+            assert OriginLink.Kind.DEMAND in kinds and OriginLink.Kind.DECISION in kinds, visit
+            assert visit.leaders.exists() and visit.projects.exists()
+            for link in visit.links.all():
+                assert (link.problem.origin_type, link.problem.origin_id) == (ORIGIN_SITE_VISIT, visit.pk)
+                if link.kind == OriginLink.Kind.DECISION:
+                    assert link.problem.resolve_due and link.problem.lead_unit_id
+        for meeting in Meeting.objects.prefetch_related("links__problem"):
+            assert meeting.links.exists() and meeting.chair.has_role(Role.LEADER)
+            for link in meeting.links.all():
+                assert link.problem.source == Source.WEEKLY_MEETING and link.problem.assigned_on >= meeting.held_on
+
+    def test_the_supervision_pages_render_for_the_demo_accounts(self, client):
+        client.force_login(User.objects.get(username="demo_dispatcher"))
+        for name in ("visit-list", "meeting-list", "instruction-list", "officer-list"):
+            assert client.get(reverse(name)).status_code == 200, name
+        visit = SiteVisit.objects.first()
+        assert client.get(reverse("visit-detail", args=[visit.pk])).status_code == 200
+        officer = User.objects.get(username="demo_officer")
+        client.force_login(officer)
+        body = client.get(reverse("officer-detail", args=[officer.pk])).content.decode()
+        assert "登记走访" in body and "走访记录" in body
 
     def test_projects_option_tops_up_to_the_target(self):
         output = run_seed("--projects", "300")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 from keyprojects.org.models import DataScope, Role, User
 from keyprojects.problems.models import Problem
@@ -109,3 +110,90 @@ def rating_refusal(user: User, problem: Problem) -> tuple[str | None, bool]:
             return "该项目有企业账号，须由企业本人评价。", False
         return None, True
     return "只有项目企业可以评价办理结果。", False
+
+
+# --- which actions a user may take (pages and API ask here before calling the domain) -------------------
+
+ACTIONS = ("edit", "assign", "deploy", "feedback", "resolve", "rate", "close", "supervise", "escalate")
+# The 403 message when `may()` says no (the domain functions say the same).
+REFUSALS = {
+    "edit": gettext_lazy("只有提出人或调度员可以修改问题内容。"),
+    "assign": gettext_lazy("只有调度员可以交办问题。"),
+    "deploy": gettext_lazy("只有主办单位的经办人可以部署。"),
+    "feedback": gettext_lazy("只有主办或协办单位的经办人可以反馈办理情况。"),
+    "resolve": gettext_lazy("只有主办单位的经办人可以办结。"),
+    "rate": gettext_lazy("只有项目企业可以评价办理结果。"),
+    "close": gettext_lazy("只有调度员可以销号。"),
+    "supervise": gettext_lazy("只有领导可以挂牌督办。"),
+    "escalate": gettext_lazy("只有调度员或领导可以升级督办。"),
+}
+
+
+def may(user: User, problem: Problem, action: str) -> bool:
+    """Whether the user's role allows `action` on the problem, whatever its state.
+
+    The same rules the domain functions apply (they check again): a refusal here is 403, a step out of
+    order is the domain's message. `edit` is the raiser's or a dispatcher's; `assign` a dispatcher's (a
+    leader's too for a task from a site visit, a meeting or an instruction); `deploy` and `resolve` the
+    lead unit's officers'; `feedback` the lead or helper units' officers'; `rate` the company's (or a
+    dispatcher's on its behalf); `close` a dispatcher's; `supervise` a leader's; `escalate` a
+    dispatcher's or a leader's.
+    """
+    if action == "edit":
+        return user.has_role(Role.DISPATCHER) or (problem.raised_by_id is not None and problem.raised_by_id == user.pk)
+    if action == "assign":
+        if user.has_role(Role.DISPATCHER):
+            return True
+        from keyprojects.problems.domain import TASK_SOURCES
+
+        return user.has_role(Role.LEADER) and problem.source in TASK_SOURCES
+    if action in ("deploy", "resolve"):
+        return is_lead_officer(user, problem)
+    if action == "feedback":
+        return is_lead_officer(user, problem) or is_helper_officer(user, problem)
+    if action == "rate":
+        return rating_refusal(user, problem)[0] is None
+    if action == "close":
+        return user.has_role(Role.DISPATCHER)
+    if action == "supervise":
+        return user.has_role(Role.LEADER)
+    if action == "escalate":
+        return user.has_role(Role.DISPATCHER, Role.LEADER)
+    return False
+
+
+def action_is_due(problem: Problem, action: str) -> bool:
+    """Whether the problem's state admits `action` now (the forms a page offers)."""
+    from keyprojects.problems import clock
+    from keyprojects.problems.models import DONE_STATUSES, GOOD_RATINGS, OPEN_STATUSES, Status
+
+    status = problem.status
+    if action in ("edit", "assign"):
+        return status == Status.NEW
+    if action == "deploy":
+        return status == Status.ASSIGNED
+    if action in ("feedback", "resolve"):
+        return status in (Status.DEPLOYED, Status.IN_PROGRESS)
+    if action == "rate":
+        return status == Status.RESOLVED
+    if action == "close":
+        return status == Status.RATED and problem.rating in GOOD_RATINGS
+    if action == "supervise":
+        return status not in DONE_STATUSES
+    if action == "escalate":
+        return status in OPEN_STATUSES and problem.escalation_level < clock.max_level(problem)
+    return False
+
+
+def allowed_actions(user: User, problem: Problem) -> set[str]:
+    """The actions the user may take on the problem now (role and state)."""
+    return {a for a in ACTIONS if action_is_due(problem, a) and may(user, problem, a)}
+
+
+def refusal(user: User, problem: Problem, action: str) -> str | None:
+    """Why the user's role may not take `action` on the problem (the 403 message), or None."""
+    if may(user, problem, action):
+        return None
+    if action == "rate":
+        return rating_refusal(user, problem)[0] or str(REFUSALS["rate"])
+    return str(REFUSALS.get(action, "无权执行此操作。"))

@@ -237,6 +237,9 @@ def _not_before(day: datetime.date, limit: datetime.date | None, field: str, mes
 
 
 STAFF_ROLES = (Role.DISPATCHER, Role.LEADER, Role.UNIT_OFFICER)
+# Problems that are tasks (任务): decisions of site visits and meetings, leaders' instructions. They may
+# be assigned with their own 办结 deadline (`assign(resolve_due=...)`), also by a leader.
+TASK_SOURCES = (Source.SITE_VISIT, Source.WEEKLY_MEETING, Source.LEADER_INSTRUCTION)
 
 
 def _default_source(by: User) -> str | None:
@@ -349,14 +352,21 @@ def assign(
     note: str = "",
     now: datetime.datetime | None = None,
     expected_version: int | None = None,
+    resolve_due: datetime.date | None = None,
 ) -> Problem:
     """交办: the dispatcher names the lead unit, helper units and 分管领导; the 13710 clock starts.
 
     The lead and helper units must be active, not companies, and distinct. The 分管领导 defaults to
     the project's. The assignment date is today, or an earlier date for a back-entered problem
     (never before the received date). Due dates come from `clock.deadlines`.
+
+    `resolve_due` makes the problem a task (任务: a decision of a site visit or a meeting, a leader's
+    instruction; source in TASK_SOURCES) with its own 办结 deadline, not before the assignment date;
+    leaders may assign such tasks too. Deploy and first-feedback deadlines stay on the clock, never
+    later than the task's own deadline.
     """
-    if not by.has_role(Role.DISPATCHER):
+    task = resolve_due is not None
+    if not by.has_role(Role.DISPATCHER) and not (task and by.has_role(Role.LEADER)):
         raise PermissionDenied(_("只有调度员可以交办问题。"))
     access.ensure_visible(by, problem)
     at = _moment(now)
@@ -364,6 +374,8 @@ def assign(
     current = _lock(problem, expected_version)
     if current.status != Status.NEW:
         raise _state_error(current, _("交办"))
+    if task and current.source not in TASK_SOURCES:
+        raise ValidationError({"resolve_due": _("只有现场办公、周调度会和领导批示形成的任务可以自定办结期限。")})
 
     errors: dict[str, list] = {}
     lead = _unit(lead_unit, "lead_unit", _("主办单位"), errors)
@@ -387,12 +399,20 @@ def assign(
         if start > today:
             errors.setdefault("assigned_on", []).append(_("交办日期不能晚于今天。"))
         _not_before(start, current.received_on, "assigned_on", _("交办日期不能早于收到日期（%(date)s）。"), errors)
+    if task:
+        resolve_due = _date(resolve_due, "resolve_due", _("办结期限"), errors)
+        if resolve_due is not None and start is not None:
+            _not_before(resolve_due, start, "resolve_due", _("办结期限不能早于交办日期（%(date)s）。"), errors)
     _raise(errors)
 
     cfg = clock.load_config()
     due = clock.deadlines(start, severity, cfg)
     if None in (due.deploy, due.feedback, due.resolve):
         raise ValidationError({"assigned_on": _("无法从该交办日期计算办理期限，请核对日期。")})
+    if task:
+        due = clock.Deadlines(
+            deploy=min(due.deploy, resolve_due), feedback=min(due.feedback, resolve_due), resolve=resolve_due
+        )
 
     before = _snapshot(current)
     current.lead_unit, current.responsible_leader = lead, leader
@@ -771,5 +791,53 @@ def apply_clock_action(
     ProblemEvent.objects.create(problem=current, kind=kind, at=now, text=text, step=action.step)
     record(actor=None, action=AuditRecord.Action.UPDATE, obj=current, before=before,
            after={"clock_marks": current.clock_marks}, project_id=current.project_id, reason=text[:200])  # fmt: skip
+    _sync(problem, current)
+    return current
+
+
+# --- correcting what was raised ---------------------------------------------------------------------------
+
+EDITABLE_FIELDS = ("title", "description", "category", "severity")
+
+
+@transaction.atomic
+def update_problem(problem: Problem, *, by: User, data: dict[str, Any], expected_version: int | None = None) -> Problem:
+    """Correct what was raised (title, description, category, severity) while the problem is 待交办.
+
+    Who: whoever raised it, or a dispatcher. Once assigned, the deadlines and the units depend on these
+    facts, so they are no longer edited (a dispatcher sets the severity when assigning). Not a state
+    change: an audit record, no event. Nothing changed when nothing differs.
+    """
+    access.ensure_visible(by, problem)
+    current = _lock(problem, expected_version)
+    if not (by.has_role(Role.DISPATCHER) or (current.raised_by_id and current.raised_by_id == by.pk)):
+        raise PermissionDenied(_("只有提出人或调度员可以修改问题内容。"))
+    if current.status != Status.NEW:
+        raise _state_error(current, _("修改问题内容"), _("交办后不能再修改问题内容。"))
+    errors: dict[str, list] = {}
+    unknown = sorted(set(data) - set(EDITABLE_FIELDS))
+    for name in unknown:
+        errors.setdefault(name, []).append(_("该字段不能修改。"))
+    values: dict[str, Any] = {}
+    if "title" in data:
+        values["title"] = _text(data["title"], "title", _("问题标题"), errors, limit=200)
+    if "description" in data:
+        values["description"] = _text(data["description"], "description", _("问题描述"), errors, required=False)
+    if "category" in data:
+        values["category"] = _choice(data["category"], Category, "category", _("问题类别"), errors)
+    if "severity" in data:
+        values["severity"] = _choice(data["severity"], Severity, "severity", _("问题性质"), errors)
+    _raise(errors)
+    changed = {name: value for name, value in values.items() if getattr(current, name) != value}
+    if not changed:
+        _sync(problem, current)
+        return current
+    before = snapshot(current, list(EDITABLE_FIELDS))
+    for name, value in changed.items():
+        setattr(current, name, value)
+    current.version += 1
+    current.save(update_fields=[*changed, "version", "updated_at"])
+    record(actor=by, action=AuditRecord.Action.UPDATE, obj=current, before=before,
+           after=snapshot(current, list(EDITABLE_FIELDS)), project_id=current.project_id)  # fmt: skip
     _sync(problem, current)
     return current

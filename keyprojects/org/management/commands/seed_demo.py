@@ -97,6 +97,12 @@ class DistrictSeeder:
         self.seed_enterprises()
         self.seed_people()
         self.seed_projects()
+        from keyprojects.visits import demo as supervision_demo  # pairings, visits, meetings, problems
+
+        self.created.update(supervision_demo.seed(self))
+        from keyprojects.progress import demo as progress_demo  # annual plans and monthly reports
+
+        self.created.update(progress_demo.seed(self))
         return self.created
 
     # -- regions and units -----------------------------------------------------------------
