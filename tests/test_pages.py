@@ -704,3 +704,10 @@ def test_refused_pages_answer_403_for_admin_roles(client, world):
     signed_in(client, world, "auditor")
     r = client.get(reverse("project-list"))
     assert r.status_code == 403 and "无权访问" in r.content.decode()
+
+
+def test_chinese_is_the_default_whatever_the_browser_asks(client, db):
+    r = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert r.status_code == 200 and "登录" in r.content.decode()
+    client.cookies["django_language"] = "en"
+    assert "Sign in" in client.get("/accounts/login/").content.decode()

@@ -23,3 +23,18 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ChineseFirstMiddleware:
+    """The UI is Chinese unless the user picked another language with the switch.
+
+    Django would otherwise follow the browser's Accept-Language; an English-language browser on a
+    government desk should still see the Chinese platform first. Placed before LocaleMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        return self.get_response(request)
