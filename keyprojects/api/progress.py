@@ -493,10 +493,15 @@ def get_monthly_report(request, report_id: int):
     return _one(_report(request.auth, report_id))
 
 
+# What every change to one report can answer (the same conventions as the projects API).
+REPORT_ACTION_RESPONSES = {
+    200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message, 422: ValidationErrors,
+}  # fmt: skip
+
+
 @router.patch(
     "/monthly-reports/{report_id}",
-    response={200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message,
-              422: ValidationErrors},
+    response=REPORT_ACTION_RESPONSES,
     summary="修改月报",
     operation_id="update_monthly_report",
 )  # fmt: skip
@@ -514,8 +519,7 @@ def update_monthly_report(request, report_id: int, payload: ReportPatch):
 
 @router.post(
     "/monthly-reports/{report_id}/submit",
-    response={200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message,
-              422: ValidationErrors},
+    response=REPORT_ACTION_RESPONSES,
     summary="提交月报",
     operation_id="submit_monthly_report",
 )  # fmt: skip
@@ -529,8 +533,7 @@ def submit_monthly_report(request, report_id: int, payload: SubmitIn):
 
 @router.post(
     "/monthly-reports/{report_id}/return",
-    response={200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message,
-              422: ValidationErrors},
+    response=REPORT_ACTION_RESPONSES,
     summary="退回月报",
     operation_id="return_monthly_report",
 )  # fmt: skip
@@ -545,8 +548,7 @@ def return_monthly_report(request, report_id: int, payload: ReturnIn):
 
 @router.post(
     "/monthly-reports/{report_id}/review",
-    response={200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message,
-              422: ValidationErrors},
+    response=REPORT_ACTION_RESPONSES,
     summary="审核月报",
     operation_id="review_monthly_report",
 )  # fmt: skip
@@ -561,8 +563,7 @@ def review_monthly_report(request, report_id: int, payload: VersionIn):
 
 @router.post(
     "/monthly-reports/{report_id}/confirm",
-    response={200: ReportOut, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message,
-              422: ValidationErrors},
+    response=REPORT_ACTION_RESPONSES,
     summary="确认月报",
     operation_id="confirm_monthly_report",
 )  # fmt: skip
