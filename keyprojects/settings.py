@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "keyprojects.notify",
     "keyprojects.problems",
     "keyprojects.visits",
+    "keyprojects.dashboard",
+    "keyprojects.funding",
     "keyprojects.api",
 ]
 

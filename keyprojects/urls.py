@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("keyprojects.problems.urls")),
     path("", include("keyprojects.visits.urls")),
     path("", include("keyprojects.notify.urls")),
+    path("", include("keyprojects.dashboard.urls")),
+    path("", include("keyprojects.funding.urls")),
     path("accounts/", include("keyprojects.org.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -69,9 +69,11 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("", auth_router)
 api.add_router("", "keyprojects.api.progress_excel.router")  # before projects: /projects/export.xlsx
+api.add_router("", "keyprojects.api.dashboard.router")  # before projects: /projects/geo
 api.add_router("", projects_router)
 api.add_router("", "keyprojects.api.visits.router")
 api.add_router("", "keyprojects.api.problems.router")
 api.add_router("", "keyprojects.api.calendar.router")
 api.add_router("", "keyprojects.api.notifications.router")
 api.add_router("", "keyprojects.api.progress.router")
+api.add_router("", "keyprojects.api.funding.router")
