@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "keyprojects.org",
+    "keyprojects.rollups",
     "keyprojects.workcal",
     "keyprojects.projects",
     "keyprojects.audit",

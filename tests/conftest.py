@@ -17,6 +17,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from keyprojects.org.models import Region, Role, Unit, User, UserRole
 from keyprojects.projects import domain
@@ -35,6 +36,9 @@ def _test_settings(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Cached roll-ups are keyed by data-version tokens that a rolled-back test transaction takes
+    # back; a fresh cache per test keeps one test's figures out of the next.
+    cache.clear()
 
 
 def make_user(username: str, unit: Unit | None, *roles: str) -> User:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from keyprojects.org.models import Unit, User
 from keyprojects.problems.models import DONE_STATUSES, GOOD_RATINGS, OPEN_STATUSES, Problem, Status
+from keyprojects.rollups.cache import cached, queryset_key
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
@@ -138,14 +139,7 @@ def unit_figures(
     rows = _grouped(_base(problems, received_from, received_to), ["lead_unit_id"], today)
     lead_ids = [r["lead_unit_id"] for r in rows if r["lead_unit_id"]]
     if units is None:
-        result: dict[int, Figures] = {}
-        by_id = {u.pk: u for u in Unit.objects.filter(pk__in=lead_ids)}
-        for row in rows:
-            unit = by_id.get(row["lead_unit_id"])
-            if unit is not None:
-                result[unit.pk] = Figures(key=unit.pk, name=str(unit), unit_ids=[unit.pk])
-                result[unit.pk].add(row)
-        return result
+        return _each_lead_unit(rows)
     paths = dict(Unit.objects.filter(pk__in=lead_ids).values_list("pk", "path"))
     result = {}
     for unit in units:
@@ -155,6 +149,18 @@ def unit_figures(
             if lead == unit.pk or (subtree and unit.path and paths.get(lead, "").startswith(unit.path)):
                 fig.add(row)
         result[unit.pk] = fig
+    return result
+
+
+def _each_lead_unit(rows: list[dict]) -> dict[int, Figures]:
+    """Figures of each lead unit on its own, from rows grouped by `lead_unit_id` (one query for names)."""
+    result: dict[int, Figures] = {}
+    by_id = {u.pk: u for u in Unit.objects.filter(pk__in=[r["lead_unit_id"] for r in rows if r["lead_unit_id"]])}
+    for row in rows:
+        unit = by_id.get(row["lead_unit_id"])
+        if unit is not None:
+            result[unit.pk] = Figures(key=unit.pk, name=str(unit), unit_ids=[unit.pk])
+            result[unit.pk].add(row)
     return result
 
 
@@ -190,3 +196,40 @@ def total_figures(
     fig = Figures(key=0, name=name)
     fig.add(_base(problems, None, None).exclude(status=Status.NEW).aggregate(**_aggregates(today)))
     return fig
+
+
+@dataclass
+class ScopeFigures:
+    """The figures page of one scope: each lead unit, each 分管领导, and the total."""
+
+    units: list[Figures]
+    leaders: list[Figures]
+    total: Figures
+
+
+def scope_figures(
+    problems: QuerySet[Problem],
+    *,
+    today: datetime.date,
+    received_from: datetime.date | None = None,
+    received_to: datetime.date | None = None,
+    total_name: str = "合计",
+) -> ScopeFigures:
+    """Unit, leader and total figures over `problems` (a user's scope), cached until a problem,
+    project or unit changes (`rollups.cache`) or the day changes (overdue counts).
+
+    Two aggregate queries when not cached: the total is the sum of the per-unit rows (every assigned
+    problem is in exactly one lead-unit group, the unassigned-unit group included).
+    """
+
+    def compute() -> ScopeFigures:
+        rows = _grouped(_base(problems, received_from, received_to), ["lead_unit_id"], today)
+        total = Figures(key=0, name=total_name)
+        for row in rows:
+            total.add(row)
+        leaders = leader_figures(problems=problems, today=today, received_from=received_from,
+                                 received_to=received_to)  # fmt: skip
+        return ScopeFigures(units=list(_each_lead_unit(rows).values()), leaders=list(leaders.values()), total=total)
+
+    parts = (queryset_key(problems), today, received_from, received_to, str(total_name))
+    return cached("problem-figures", ("projects", "problems"), parts, compute)

@@ -59,6 +59,7 @@ from keyprojects.progress.models import (
     period_of,
 )
 from keyprojects.projects.models import Project
+from keyprojects.rollups.cache import bump
 
 MAX_TEXT = 4000
 MAX_REASON = 500
@@ -231,6 +232,7 @@ def _recompute_totals(project_id: int, *, by: User | None, reason: str,
         MonthlyReport.objects.bulk_update(
             changed, ["ytd_investment", "since_start_investment", "totals_adjusted_by", "updated_at"]
         )
+        bump("progress")  # bulk_update sends no save signal
     for entry in log:
         report = next(r for r in changed if r.pk == entry["report"])
         record(

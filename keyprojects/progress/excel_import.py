@@ -94,6 +94,7 @@ from keyprojects.progress.models import (
 )
 from keyprojects.projects.access import scope_unit_ids, visible_projects
 from keyprojects.projects.models import Project
+from keyprojects.rollups.cache import bump
 
 TEMPLATE_KIND = "keyprojects.monthly_report"
 TEMPLATE_VERSION = "1"
@@ -922,6 +923,7 @@ def _apply(user: User, rows: list[Row], errors: list[CellError], year: int, mont
                                   after={"warnings": [w["code"] for w in report.warnings]},
                                   reason=report.explanation))  # fmt: skip
     AuditRecord.objects.bulk_create(records, batch_size=500)
+    bump("progress")  # bulk writes send no save signal: cached rates are recomputed after the commit
     # Later months' stored totals change when an earlier month is (re)submitted: recompute those projects.
     touched = sorted({r.project_id for r in [*creates, *changed]})
     for chunk in _chunks(touched):

@@ -67,6 +67,7 @@ from keyprojects.progress.models import (
     period_of,
 )
 from keyprojects.projects.models import Level, Project, SizeBand, Stage, StageTransition, Status
+from keyprojects.rollups.cache import cached, queryset_key
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -312,6 +313,21 @@ def _plan_sums(project: str, jan1: datetime.date, end: datetime.date, prefix: st
 
 def completion_table(projects: QuerySet[Project], year: int, month: int, group_by: str = "unit") -> RateTable:
     """The rates of every group of `projects` for (year, month), with the total row.
+
+    Cached until a project, plan or report changes (`rollups.cache`: one query to check), so the
+    pages, the API and the cockpit share one computation; see `compute_completion_table`.
+    """
+    if group_by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {group_by!r}; use one of {sorted(GROUPINGS)}")
+    if not 1 <= month <= 12:
+        raise ValueError("month must be 1..12")
+    parts = (queryset_key(projects), year, month, group_by)
+    return cached("completion", ("projects", "progress"), parts,
+                  lambda: compute_completion_table(projects, year, month, group_by))  # fmt: skip
+
+
+def compute_completion_table(projects: QuerySet[Project], year: int, month: int, group_by: str = "unit") -> RateTable:
+    """`completion_table` without the cache.
 
     Five queries at most, whatever the number of projects: size bands (for that grouping), projects
     with their totals, plans (as they are, and the older versions of plans revised later), and

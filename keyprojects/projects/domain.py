@@ -28,6 +28,7 @@ from keyprojects.projects.models import (
     Stage,
     StageTransition,
 )
+from keyprojects.rollups.cache import bump
 
 EDITABLE_FIELDS = [
     "code", "name", "owner_name", "owner_credit_code", "owner_credit_override", "owner_unit",
@@ -191,6 +192,7 @@ def create_approvals_from_template(project: Project, *, by: User | None) -> list
         ApprovalItem(project=project, position=t.position, name=t.name, department_id=t.department_id) for t in template
     ]
     ApprovalItem.objects.bulk_create(items)
+    bump("projects")  # bulk_create sends no save signal
     if items:
         record(
             actor=by, action=AuditRecord.Action.CREATE, obj=project, project_id=project.pk,
