@@ -32,6 +32,7 @@ from keyprojects.progress import domain, forecast, rates
 from keyprojects.progress.models import AnnualPlan, MonthlyReport, ReportStatus
 from keyprojects.projects import domain as project_domain
 from keyprojects.projects.models import Project, ProjectType, Stage, Status
+from tests.conftest import PERSONAS, SEES
 
 D = Decimal
 HISTORY = [100, 100, 200, 200, 200, 200, 100, 100, 200, 200, 200, 200]
@@ -186,3 +187,44 @@ def test_api(district, client, monkeypatch):
     assert body["total"]["projection"] == "9300.00"
     assert client.get("/api/v1/stats/forecast", {"month": 13}, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 422
     assert client.get("/api/v1/stats/forecast").status_code == 401
+
+
+# --- the page ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_page_access_follows_the_scope(district, client, persona):
+    w = district
+    client.force_login(getattr(w, persona))
+    r = client.get("/rates/forecast/", {"year": 2026, "month": 6})
+    if not SEES[persona]:
+        assert r.status_code == 403  # 三员 accounts see no business data
+        return
+    assert r.status_code == 200
+    page = r.content.decode()
+    from keyprojects.projects.access import visible_projects
+
+    visible = set(visible_projects(getattr(w, persona)).values_list("pk", flat=True))
+    for flagged in (w.e, w.f, w.b, w.a):  # every project of the 滞后预警 list, shown only within the scope
+        assert (flagged.name in page) == (flagged.pk in visible), flagged.name
+
+
+def test_page_shows_the_hand_computed_figures_and_reasons(district, client, monkeypatch):
+    monkeypatch.setattr(forecast, "MIN_PROFILE_PROJECTS", 1)
+    w = district
+    client.force_login(w.dispatcher)
+    page = client.get("/rates/forecast/", {"year": 2026, "month": 6}).content.decode()
+    assert "9,300.00" in page or "0.93亿元" in page  # the district's projection
+    assert "项目处于停工状态" in page and "1个月没有有效月报（6月）" in page
+    # Highest risk first: 停工项目 (80) before 未开工项目 (60), 洪门项目 (47) and A (26).
+    order = [page.index(p.name) for p in (w.e, w.f, w.b, w.a)]
+    assert order == sorted(order)
+    assert "月度规律取自 2025 年的已报月报" in page
+
+
+def test_page_login_required_and_bounded_queries(district, client, django_assert_max_num_queries):
+    assert client.get("/rates/forecast/").status_code == 302
+    client.force_login(district.dispatcher)
+    client.get("/rates/forecast/", {"year": 2026, "month": 6})
+    with django_assert_max_num_queries(20):
+        assert client.get("/rates/forecast/", {"year": 2026, "month": 6, "page": 2}).status_code == 200

@@ -48,6 +48,7 @@ from django.db.models.functions import Coalesce
 from keyprojects.progress import rates
 from keyprojects.progress.models import AnnualPlan, period_of
 from keyprojects.projects.models import Project, Stage, Status
+from keyprojects.rollups.cache import cached, queryset_key
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -375,6 +376,21 @@ def _score(p: ProjectForecast, month: int) -> None:
 
 def forecast(projects: QuerySet[Project], year: int, month: int, *, profile: Profile | None = None,
              min_projects: int | None = None) -> Forecast:  # fmt: skip
+    """`compute_forecast`, cached until a project, report or problem changes (`rollups.cache`), so the
+    page and the API share one computation."""
+    if not 1 <= month <= 12:
+        raise ValueError("month must be 1..12")
+    parts = (queryset_key(projects), year, month, profile, min_projects)
+    return cached(
+        "forecast",
+        ("projects", "progress", "problems"),
+        parts,
+        lambda: compute_forecast(projects, year, month, profile=profile, min_projects=min_projects),
+    )
+
+
+def compute_forecast(projects: QuerySet[Project], year: int, month: int, *, profile: Profile | None = None,
+                     min_projects: int | None = None) -> Forecast:  # fmt: skip
     """Year-end projection and risk of every project in `projects` with an annual plan for `year`.
 
     `projects` is what the caller may see (`visible_projects(user)`, filtered as it likes); the profile

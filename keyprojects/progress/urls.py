@@ -1,6 +1,6 @@
 from django.urls import path
 
-from keyprojects.progress import views
+from keyprojects.progress import forecast_views, views
 
 urlpatterns = [
     # /reports/: the month's reports of the projects the user sees, the overdue list, month locks
@@ -24,4 +24,5 @@ urlpatterns = [
     path("projects/<int:pk>/plans/<int:year>/", views.annual_plan_save, name="annual-plan-save"),
     # Completion rates and roll-ups
     path("rates/", views.rates_page, name="rates"),
+    path("rates/forecast/", forecast_views.forecast_page, name="forecast"),
 ]
