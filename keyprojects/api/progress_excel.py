@@ -301,7 +301,7 @@ def investment_forecast(request, params: Query[ForecastQuery]):
     if not can_see_projects(user):
         raise PermissionDenied(_("您的账号没有查看项目的权限。"))
     year, month = _month(params)
-    result = forecast.forecast(visible_projects(user), year, month)
+    result = forecast.warning_summary(visible_projects(user), year, month)
     data = result.as_dict(limit=params.limit)
     data["total"] = _rates(data["total"])
     data["units"] = [_rates(u) for u in data["units"]]

@@ -376,21 +376,6 @@ def _score(p: ProjectForecast, month: int) -> None:
 
 def forecast(projects: QuerySet[Project], year: int, month: int, *, profile: Profile | None = None,
              min_projects: int | None = None) -> Forecast:  # fmt: skip
-    """`compute_forecast`, cached until a project, report or problem changes (`rollups.cache`), so the
-    page and the API share one computation."""
-    if not 1 <= month <= 12:
-        raise ValueError("month must be 1..12")
-    parts = (queryset_key(projects), year, month, profile, min_projects)
-    return cached(
-        "forecast",
-        ("projects", "progress", "problems"),
-        parts,
-        lambda: compute_forecast(projects, year, month, profile=profile, min_projects=min_projects),
-    )
-
-
-def compute_forecast(projects: QuerySet[Project], year: int, month: int, *, profile: Profile | None = None,
-                     min_projects: int | None = None) -> Forecast:  # fmt: skip
     """Year-end projection and risk of every project in `projects` with an annual plan for `year`.
 
     `projects` is what the caller may see (`visible_projects(user)`, filtered as it likes); the profile
@@ -477,3 +462,22 @@ def compute_forecast(projects: QuerySet[Project], year: int, month: int, *, prof
         total.add(p)
     ordered = sorted(units.values(), key=lambda u: (u.projected_rate is None, u.projected_rate or ZERO, u.label))
     return Forecast(year=year, month=month, profile=profile, projects=result, units=ordered, total=total)
+
+
+def warning_summary(projects: QuerySet[Project], year: int, month: int) -> Forecast:
+    """The forecast as the page and the API show it: the profile, the units, the total and the warned
+    projects only (`projects` holds just the 滞后预警 list).
+
+    Cached until a project, report or problem changes (`rollups.cache`). Only the warned projects are
+    kept because unpickling all 50,000 projections would cost about as much as computing them.
+    """
+
+    def compute() -> Forecast:
+        full = forecast(projects, year, month)
+        full.projects = full.warnings
+        return full
+
+    if not 1 <= month <= 12:
+        raise ValueError("month must be 1..12")
+    return cached("forecast-warnings", ("projects", "progress", "problems"), (queryset_key(projects), year, month),
+                  compute)  # fmt: skip

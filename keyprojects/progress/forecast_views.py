@@ -35,7 +35,7 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
     period_form = PeriodForm(request.GET, today=timezone.localdate())
     filter_form = ProjectFilter(request.GET)
     year, month = period_form.period()
-    result = forecast.forecast(filter_form.filter(project_access.visible_projects(request.user)), year, month)
+    result = forecast.warning_summary(filter_form.filter(project_access.visible_projects(request.user)), year, month)
     warnings = Paginator(result.warnings, WARNINGS_PER_PAGE).get_page(request.GET.get("page"))
     for item in warnings.object_list:
         item.level_class = LEVEL_CLASSES.get(item.level, "text-bg-secondary")
