@@ -127,6 +127,8 @@ class AnnualPlan(models.Model):
             models.UniqueConstraint(fields=["project", "year"], name="one_plan_per_project_year"),
             models.CheckConstraint(condition=Q(planned_investment__gte=0), name="plan_not_negative"),
         ]
+        # The roll-ups look up the few plans revised after the month asked about (rates.in_force).
+        indexes = [models.Index(fields=["year", "effective_month"], name="plan_year_month_idx")]
         verbose_name = _("年度计划")
         verbose_name_plural = _("年度计划")
 
