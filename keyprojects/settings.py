@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "keyprojects.visits",
     "keyprojects.dashboard",
     "keyprojects.funding",
+    "keyprojects.evaluation",
+    "keyprojects.bulletins",
     "keyprojects.api",
 ]
 

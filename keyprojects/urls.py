@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("keyprojects.notify.urls")),
     path("", include("keyprojects.dashboard.urls")),
     path("", include("keyprojects.funding.urls")),
+    path("", include("keyprojects.evaluation.urls")),
+    path("", include("keyprojects.bulletins.urls")),
     path("accounts/", include("keyprojects.org.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
