@@ -17,7 +17,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.utils import translation
 
 from keyprojects.org.models import Region, Role, Unit, User, UserRole
 from keyprojects.projects import domain
@@ -39,6 +41,9 @@ def _test_settings(settings, tmp_path):
     # Cached roll-ups are keyed by data-version tokens that a rolled-back test transaction takes
     # back; a fresh cache per test keeps one test's figures out of the next.
     cache.clear()
+    yield
+    # A test that switched the UI to English must not leave it active for the next test in this thread.
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 def make_user(username: str, unit: Unit | None, *roles: str) -> User:

@@ -85,3 +85,23 @@ def record(
         after=after,
         reason=reason[:200],
     )
+
+
+def security_event(
+    *, action: str, actor=None, actor_name: str = "", object_type: str, object_id: str, object_repr: str,
+    reason: str = "",
+) -> AuditRecord:  # fmt: skip
+    """A security event with no model object behind it: a login, a refused request, a download."""
+    ctx = context.current()
+    return AuditRecord.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_name=(actor.get_username() if actor is not None and actor.pk else actor_name or "anonymous")[:150],
+        actor_unit=str(actor.unit)[:100] if actor is not None and getattr(actor, "unit_id", None) else "",
+        channel=ctx.channel,
+        request_id=ctx.request_id,
+        object_type=object_type[:40],
+        object_id=object_id[:40],
+        object_repr=object_repr[:200],
+        action=action,
+        reason=reason[:200],
+    )
