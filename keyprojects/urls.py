@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("keyprojects.evaluation.urls")),
     path("", include("keyprojects.bulletins.urls")),
     path("accounts/", include("keyprojects.org.urls")),
+    path("accounts/", include("keyprojects.security.urls")),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -268,7 +269,7 @@ def test_api_monthly_table(w, client):
 
 
 def test_page_exports(w, client):
-    client.login(username="town_officer", password=PASSWORD)
+    client.login(request=HttpRequest(), username="town_officer", password=PASSWORD)
     r = client.get("/projects/export.xlsx", {"stage": "construction"})
     assert r.status_code == 200 and r["Content-Type"] == XLSX
     _, _, rows = sheet_rows(_body(r))
@@ -278,5 +279,5 @@ def test_page_exports(w, client):
     assert client.get("/projects/export.xlsx", {"month": "13"}).status_code == 302
     client.logout()
     assert client.get("/projects/export.xlsx").status_code == 302  # to the login page
-    client.login(username="auditor", password=PASSWORD)
+    client.login(request=HttpRequest(), username="auditor", password=PASSWORD)
     assert client.get("/projects/export.xlsx").status_code == 403

@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest
 from django.utils import timezone
 
 from keyprojects.api.auth import issue_token
@@ -728,7 +729,7 @@ def test_api_refusals(w, client):
 
 
 def test_page_upload_shows_errors_and_the_marked_workbook(w, client):
-    client.login(username="dispatcher", password=PASSWORD)
+    client.login(request=HttpRequest(), username="dispatcher", password=PASSWORD)
     r = client.get("/reports/excel/")
     assert r.status_code == 200 and "下载模板" in r.content.decode()
     r = client.get("/reports/excel/template.xlsx", {"period": "2026-10"})
@@ -743,17 +744,17 @@ def test_page_upload_shows_errors_and_the_marked_workbook(w, client):
     assert marked.status_code == 200
     assert "错误清单" in openpyxl.load_workbook(io.BytesIO(marked.content)).sheetnames
     client.logout()
-    client.login(username="town_officer", password=PASSWORD)
+    client.login(request=HttpRequest(), username="town_officer", password=PASSWORD)
     assert client.get(f"/reports/excel/errors/{token}.xlsx").status_code == 404  # another session
     client.logout()
-    client.login(username="dispatcher", password=PASSWORD)
+    client.login(request=HttpRequest(), username="dispatcher", password=PASSWORD)
     r = client.post("/reports/excel/", {"file": upload(fill(data, {w.project_a.pk: {"investment": "5"}}))})
     assert r.status_code == 302
     assert MonthlyReport.objects.filter(year=YEAR, month=MONTH).count() == 1
 
 
 def test_page_refuses_non_filers(w, client):
-    client.login(username="leader", password=PASSWORD)
+    client.login(request=HttpRequest(), username="leader", password=PASSWORD)
     assert client.get("/reports/excel/").status_code == 200
     assert client.get("/reports/excel/template.xlsx", {"period": "2026-10"}).status_code == 403
     assert client.post("/reports/excel/", {"file": upload(filled(w))}).status_code == 403

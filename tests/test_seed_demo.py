@@ -13,6 +13,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.http import HttpRequest
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -234,7 +235,7 @@ class TestDistrict:
             user = User.objects.get(username=username)
             assert user.role_set == {role}, username
             assert user.is_demo
-            assert client.login(username=username, password="Demo@2026!"), username
+            assert client.login(request=HttpRequest(), username=username, password="Demo@2026!"), username
         assert User.objects.get(username="demo_unit").unit.short_name == "东街街道"
         assert User.objects.get(username="demo_dept").unit.short_name == "自然资源和规划分局"
         assert User.objects.get(username="demo_dispatcher").unit.kind == Unit.Kind.SERVICE_CENTER
