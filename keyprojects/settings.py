@@ -49,7 +49,7 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "keyprojects.security.admin_config.AdminConfig",  # django.contrib.admin with 三员分立 enforced
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
