@@ -232,7 +232,7 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Uploaded files are never served by URL: no route exists under MEDIA_URL; views read them back
 # after an access check.
 MEDIA_URL = "/_media/"
