@@ -63,6 +63,11 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
+    return build_world()
+
+
+def build_world() -> World:
+    """The test district (also used by scripts that run outside pytest, e.g. tests/race_sqlite.py)."""
     w = World()
     province = Region.objects.create(code="410000", name="河南省", level=Region.Level.PROVINCE)
     city = Region.objects.create(code="410700", name="新乡市", level=Region.Level.CITY, parent=province)
