@@ -27,10 +27,11 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from keyprojects.audit.models import AuditRecord
@@ -323,8 +324,15 @@ def _check_photos(uploads, errors: dict) -> list:
 # --- site visits ------------------------------------------------------------------------------------------------
 
 
+def stored_language():
+    """Text stored in the database (titles, contexts) is always in the platform's language, whatever
+    the language of the user who caused it: other users read it."""
+    return translation.override(settings.LANGUAGE_CODE)
+
+
 def _visit_context(visit: SiteVisit) -> str:
-    return _("现场办公：%(date)s %(place)s") % {"date": visit.visited_on.isoformat(), "place": visit.place}
+    with stored_language():
+        return _("现场办公：%(date)s %(place)s") % {"date": visit.visited_on.isoformat(), "place": visit.place}
 
 
 @transaction.atomic
@@ -463,9 +471,10 @@ def add_visit_photos(visit: SiteVisit, *, by: User, uploads: Iterable) -> list[P
 
 
 def _meeting_context(meeting: Meeting) -> str:
-    return _("%(kind)s：%(date)s %(title)s") % {
-        "kind": meeting.get_kind_display(), "date": meeting.held_on.isoformat(), "title": meeting.title
-    }  # fmt: skip
+    with stored_language():
+        return _("%(kind)s：%(date)s %(title)s") % {
+            "kind": meeting.get_kind_display(), "date": meeting.held_on.isoformat(), "title": meeting.title
+        }  # fmt: skip
 
 
 @transaction.atomic
@@ -505,10 +514,9 @@ def create_meeting(
             chosen.append(row["project"])
     _raise(errors)
     if not title:
-        title = _("%(date)s%(kind)s") % {
-            "date": f"{day.year}年{day.month}月{day.day}日",
-            "kind": Meeting.Kind(kind).label,
-        }
+        with stored_language():
+            title = _("%(date)s%(kind)s") % {"date": f"{day.year}年{day.month}月{day.day}日",
+                                             "kind": Meeting.Kind(kind).label}  # fmt: skip
     meeting = Meeting.objects.create(kind=kind, held_on=day, chair=person, title=title, attendees=attendees,
                                      minutes=minutes, created_by=by)  # fmt: skip
     meeting.projects.set(chosen)
@@ -586,8 +594,10 @@ def create_instruction(
            project_id=chosen[0].pk if len(chosen) == 1 else None)  # fmt: skip
     start = _back_entry(by, day, today)
     label = instruction.get_kind_display()
-    context = _("%(leader)s%(kind)s（%(date)s）") % {"leader": person, "kind": label, "date": day.isoformat()}
-    title = _("%(leader)s%(kind)s：%(text)s") % {"leader": person, "kind": label, "text": _first_line(text, 50)}
+    with stored_language():
+        label = instruction.get_kind_display()
+        context = _("%(leader)s%(kind)s（%(date)s）") % {"leader": person, "kind": label, "date": day.isoformat()}
+        title = _("%(leader)s%(kind)s：%(text)s") % {"leader": person, "kind": label, "text": _first_line(text, 50)}
     for i, project in enumerate(chosen):
         clean = {"project": project, "text": text, "lead_unit": unit, "due": due}
         _raise_task(by, clean, source=Source.LEADER_INSTRUCTION, kind=OriginLink.Kind.INSTRUCTION,
