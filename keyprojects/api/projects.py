@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Status
@@ -25,15 +26,18 @@ from keyprojects.api.schemas import (
     ProjectPatch,
     ValidationErrors,
 )
+from keyprojects.lib.choices import choice_label
 from keyprojects.lib.pagination import window
 from keyprojects.org.models import Unit, User
 from keyprojects.projects import access, domain
-from keyprojects.projects.filters import ProjectFilter
-from keyprojects.projects.models import FinancingModel, Industry, Project, SizeBand
+from keyprojects.projects.filters import ProjectFilter, list_count
+from keyprojects.projects.models import FinancingModel, Industry, Level, Project, SizeBand, Stage
+from keyprojects.projects.models import Status as ProjectStatus
 
 router = Router(tags=["项目"])
 
 LIST_RELATED = ("industry", "town", "responsible_unit")
+DETAIL_RELATED = (*LIST_RELATED, "responsible_leader", "service_officer", "financing_model")
 
 
 def _decimal(value, places: int) -> str | None:
@@ -52,12 +56,12 @@ def project_item(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
         "industry_id": p.industry_id,
         "industry": p.industry.name,
         "level": p.level,
-        "level_label": p.get_level_display(),
+        "level_label": choice_label(Level, p.level),
         "size_band": domain.size_band_for(p.total_investment, bands),
         "stage": p.stage,
-        "stage_label": p.get_stage_display(),
+        "stage_label": choice_label(Stage, p.stage),
         "status": p.status,
-        "status_label": p.get_status_display(),
+        "status_label": choice_label(ProjectStatus, p.status),
         "town_id": p.town_id,
         "town": p.town.name if p.town_id else None,
         "responsible_unit_id": p.responsible_unit_id,
@@ -90,6 +94,13 @@ def project_detail(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
         "created_at": p.created_at,
         "updated_at": p.updated_at,
     }
+
+
+def _render(request, data: dict[str, Any]):
+    """A 200 answer of data built field by field to its schema, without a second validation pass."""
+    from keyprojects.api.api import api  # the API module imports this router
+
+    return api.create_response(request, data, status=200)
 
 
 def _detail_of(project: Project) -> dict[str, Any]:
@@ -173,10 +184,12 @@ def list_projects(request, params: Query[ProjectListQuery]):
     if not form.is_valid():
         raise ApiValidationError.from_fields("query", {field: list(errs) for field, errs in form.errors.items()})
     projects = form.filter(access.visible_projects(request.auth)).select_related(*LIST_RELATED)
-    count = projects.count()
+    count = list_count(projects)
     rows = window(projects, params.offset, params.limit) if count > params.offset else []
     bands = domain.size_bands()
-    return {"count": count, "items": [project_item(p, bands) for p in rows]}
+    # project_item() builds exactly ProjectPage's fields (tests check the answer against the schema);
+    # a second validation pass over 25 rows through ninja's getters cost ~2 ms of CPU per request.
+    return _render(request, {"count": count, "items": [project_item(p, bands) for p in rows]})
 
 
 @router.post(
@@ -205,7 +218,17 @@ def create_project(request, payload: ProjectCreate):
 )
 def get_project(request, project_id: int):
     """本人数据范围以外的项目一律 404。"""
-    return _detail_of(access.get_project(request.auth, project_id))
+    # As access.get_project (the scope, the same 404), with every related row the answer names in the
+    # same query instead of one query each.
+    try:
+        project = access.visible_projects(request.auth).select_related(*DETAIL_RELATED).filter(pk=project_id).first()
+    except OverflowError:
+        project = None
+    if project is None:
+        raise Http404("项目不存在或无权查看。")
+    # project_detail() builds exactly ProjectDetail's fields (a test compares the answer with the schema's);
+    # the renderer formats dates and times as ninja would after validating.
+    return _render(request, _detail_of(project))
 
 
 @router.patch(

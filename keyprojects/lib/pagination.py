@@ -25,7 +25,16 @@ def window(queryset: QuerySet, offset: int, limit: int) -> list:
 
 
 class DeferredJoinPaginator(Paginator):
-    """A Paginator whose pages are loaded with `window()`."""
+    """A Paginator whose pages are loaded with `window()`.
+
+    `count`: the number of rows when the caller already knows it (e.g. a cached count that stays
+    exact, see `projects.filters.list_count`); otherwise the queryset is counted as usual.
+    """
+
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, *, count: int | None = None):
+        super().__init__(object_list, per_page, orphans, allow_empty_first_page)
+        if count is not None:
+            self.count = count  # replaces the cached_property for this paginator
 
     def page(self, number):
         number = self.validate_number(number)

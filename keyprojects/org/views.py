@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.shortcuts import resolve_url
 
 from keyprojects.org.forms import LoginForm
 from keyprojects.org.models import Role, User
@@ -17,6 +18,16 @@ class LoginView(auth_views.LoginView):
     template_name = "org/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        url = super().get_redirect_url()
+        return "" if url == "/" else url  # the site root means "my landing page"
+
+    def get_default_redirect_url(self):
+        # Leaders and dispatchers land on the cockpit; everyone else on the project library.
+        if self.request.user.has_role(Role.LEADER, Role.DISPATCHER):
+            return resolve_url("dashboard")
+        return super().get_default_redirect_url()
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

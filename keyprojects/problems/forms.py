@@ -7,11 +7,13 @@ state and the values, and save.
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,7 @@ from keyprojects.problems.models import (
     Status,
 )
 from keyprojects.projects.access import visible_projects
+from keyprojects.projects.filters import use_fast_selects
 from keyprojects.projects.forms import BootstrapMixin, DateInput, users_with_role, validate_upload
 from keyprojects.projects.models import Project
 from keyprojects.workcal import calendar
@@ -37,6 +40,8 @@ from keyprojects.workcal import calendar
 # ---------------------------------------------------------------------------------------------
 # The list filter
 
+# The status filter's value for every problem on the 13710 clock (交办, 部署 or 办理中).
+OPEN = "open"
 SORTS = {
     "-received": ("-received_on", "-id"),
     "due": (F("current_due").asc(nulls_last=True), "id"),
@@ -92,6 +97,58 @@ def light_q(light: str, today: datetime.date, cfg: clock.ClockConfig) -> Q:
     return (step_on | sup_on) & ~red & ~yellow
 
 
+# What a list row shows (the page and `GET /api/v1/problems`), and what its deadline light reads
+# (`clock.problem_light`, `views.problem_lamp`). Anything else would be loaded per row: the query-count
+# tests of tests/test_list_queries.py catch that.
+LIST_FIELDS = (
+    "id", "project", "project__name", "source", "category", "title", "description", "severity", "lead_unit",
+    "lead_unit__name", "lead_unit__short_name", "status", "received_on", "deploy_due", "feedback_due",
+    "resolve_due", "current_step", "current_due", "first_feedback_at", "resolved_on_time", "escalation_level",
+    "supervised", "supervision_due", "version",
+)  # fmt: skip
+
+
+def list_rows(problems: QuerySet[Problem]) -> QuerySet[Problem]:
+    """The list page's and the API list's rows: each problem with its project's name and its lead unit.
+
+    Only the columns a row shows are read: not the project's forty others, nor the problem's timestamps
+    and the worker's `clock_marks` (25 rows of three models cost noticeably less to load that way).
+    """
+    return problems.select_related("project", "lead_unit").only(*LIST_FIELDS)
+
+
+class ProjectOptions(ModelChoiceIterator):
+    """The options of the list filter's project drop-down.
+
+    Every visible project while there are at most `LIMIT` of them. A provincial portfolio has tens of
+    thousands: a drop-down of all of them weighs megabytes and nobody scrolls it, so then only the chosen
+    project is listed (reached from a project's page or a link) and the search box finds problems by
+    project name. Validation is unchanged: any visible project id is accepted.
+    """
+
+    LIMIT = 500
+
+    def __init__(self, field, chosen=None):
+        super().__init__(field)
+        self.chosen = chosen
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        few = len(self.queryset.order_by().values_list("pk", flat=True)[: self.LIMIT + 1]) <= self.LIMIT
+        if few:
+            rows = self.queryset
+        elif str(self.chosen or "").isdigit():
+            rows = self.queryset.filter(pk=int(self.chosen))
+        else:
+            rows = self.queryset.none()
+        for obj in rows:
+            yield self.choice(obj)
+
+    def __len__(self):
+        return sum(1 for _choice in self)
+
+
 class ProblemFilter(BootstrapMixin, forms.Form):
     """Validates the problem list filters from a query string (the list page and `GET /api/v1/problems`).
 
@@ -100,7 +157,9 @@ class ProblemFilter(BootstrapMixin, forms.Form):
     """
 
     q = forms.CharField(label=_("搜索"), required=False, max_length=100)
-    status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *Status.choices])
+    status = forms.ChoiceField(
+        label=_("状态"), required=False, choices=[("", _("全部状态")), (OPEN, _("计时中（未办结）")), *Status.choices]
+    )
     category = forms.ChoiceField(label=_("类别"), required=False, choices=[("", _("全部类别")), *Category.choices])
     severity = forms.ChoiceField(label=_("性质"), required=False, choices=[("", _("全部")), *Severity.choices])
     source = forms.ChoiceField(label=_("来源"), required=False, choices=[("", _("全部来源")), *Source.choices])
@@ -120,7 +179,11 @@ class ProblemFilter(BootstrapMixin, forms.Form):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = staff_units()
-        self.fields["project"].queryset = visible_projects(user).order_by("name", "id")
+        project = self.fields["project"]
+        project.queryset = visible_projects(user).order_by("name", "id")
+        project.iterator = functools.partial(ProjectOptions, chosen=self.data.get(self.add_prefix("project")))
+        project.widget.choices = project.choices
+        use_fast_selects(self)
         self._style_widgets()
 
     def filter(
@@ -133,7 +196,11 @@ class ProblemFilter(BootstrapMixin, forms.Form):
             problems = problems.filter(
                 Q(title__icontains=q) | Q(description__icontains=q) | Q(project__name__icontains=q)
             )
-        for field in ("status", "category", "severity", "source", "lead_unit", "project"):
+        if data.get("status") == OPEN:
+            problems = problems.filter(status__in=OPEN_STATUSES)
+        elif value := data.get("status"):
+            problems = problems.filter(status=value)
+        for field in ("category", "severity", "source", "lead_unit", "project"):
             if value := data.get(field):
                 problems = problems.filter(**{field: value})
         if data.get("overdue"):

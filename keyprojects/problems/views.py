@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from keyprojects.lib.choices import choice_label
 from keyprojects.lib.pagination import DeferredJoinPaginator
 from keyprojects.problems import access, clock, domain, figures
 from keyprojects.problems.forms import (
@@ -36,9 +37,20 @@ from keyprojects.problems.forms import (
     ProblemFilter,
     RaiseForm,
     can_raise,
+    list_rows,
 )
-from keyprojects.problems.models import DONE_STATUSES, Problem, ProblemEvent, Status, Step
+from keyprojects.problems.models import (
+    DONE_STATUSES,
+    Category,
+    EscalationLevel,
+    Problem,
+    ProblemEvent,
+    Source,
+    Status,
+    Step,
+)
 from keyprojects.projects.access import can_see_projects, visible_projects
+from keyprojects.projects.filters import list_count
 from keyprojects.projects.forms import attach_errors
 
 PER_PAGE = 25
@@ -120,13 +132,16 @@ def problem_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     cfg, today = clock.load_config(), timezone.localdate()
     filter_form = ProblemFilter(request.GET, user=user)
-    problems = filter_form.filter(access.visible_problems(user), today=today, cfg=cfg).select_related(
-        "project", "lead_unit"
-    )
-    paginator = DeferredJoinPaginator(problems, PER_PAGE)
+    problems = list_rows(filter_form.filter(access.visible_problems(user), today=today, cfg=cfg))
+    paginator = DeferredJoinPaginator(problems, PER_PAGE, count=list_count(problems, ("projects", "problems")))
     page = paginator.get_page(request.GET.get("page"))
     for problem in page.object_list:
         problem.lamp = problem_lamp(problem, today, cfg)
+        # get_FOO_display() rebuilds the choice table on every call; five columns × 25 rows added up.
+        problem.status_label = choice_label(Status, problem.status)
+        problem.category_label = choice_label(Category, problem.category)
+        problem.source_label = choice_label(Source, problem.source)
+        problem.escalation_label = choice_label(EscalationLevel, problem.escalation_level)
     ctx = {
         "nav": "problems",
         "filter_form": filter_form,
@@ -372,14 +387,7 @@ def problem_figures(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     scope = access.visible_problems(user)
     period = {"received_from": data.get("received_from"), "received_to": data.get("received_to")}
-    units = list(figures.unit_figures(problems=scope, today=today, **period).values())
-    leaders = list(figures.leader_figures(problems=scope, today=today, **period).values())
-    total_base = scope
-    if period["received_from"]:
-        total_base = total_base.filter(received_on__gte=period["received_from"])
-    if period["received_to"]:
-        total_base = total_base.filter(received_on__lte=period["received_to"])
-    total = figures.total_figures(total_base, today=today, name=_("合计"))
+    found = figures.scope_figures(scope, today=today, total_name=_("合计"), **period)
     columns = []
     for key, label in FIGURE_SORTS.items():
         current = sort.lstrip("-") == key
@@ -393,9 +401,9 @@ def problem_figures(request: HttpRequest) -> HttpResponse:
         "form": form,
         "sort": sort,
         "columns": columns,
-        "units": _sort_figures(units, sort),
-        "leaders": _sort_figures(leaders, sort),
-        "total": total,
+        "units": _sort_figures(found.units, sort),
+        "leaders": _sort_figures(found.leaders, sort),
+        "total": found.total,
         "today": today,
     }
     return render(request, "problems/figures.html", ctx)

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from keyprojects.bulletins import worker as bulletins_worker
+from keyprojects.funding import worker as funding_worker
 from keyprojects.lib import context
 from keyprojects.notify import delivery
 from keyprojects.org.models import Role, User
@@ -72,6 +74,8 @@ def run_pass(now: datetime.datetime | None = None, *, batch: int = 500) -> PassR
     with context.bind(channel="worker"):
         result.problems, full_problems = process_due_problems(now, batch=batch)
         result.events, result.notifications, full_events = process_events(now, batch=batch)
+        funding_worker.run_pass(now)  # funding alerts: idle money, bond money without reported investment
+        bulletins_worker.run_pass(now)  # the rhythm: drafts of the review events that fell due
         result.delivered, result.failed = delivery.deliver_pending(now, batch=batch)
     result.saturated = full_problems or full_events or result.delivered + result.failed >= batch
     return result

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from keyprojects.org.models import Unit
@@ -39,6 +42,49 @@ SORT_LABELS = {
 }
 
 
+class FastSelect(forms.Select):
+    """A <select> rendered in Python, with the markup of Django's own template.
+
+    Django renders a select through a template per option; the list filters show a hundred options
+    or so on every page load, which cost more than the rest of the page. Option groups fall back to
+    Django's rendering.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if self.allow_multiple_selected:
+            return super().render(name, value, attrs, renderer)
+        values = {str(v) for v in self.format_value(value)}
+        options = []
+        for option_value, label in self.choices:
+            if isinstance(label, (list, tuple)):
+                return super().render(name, value, attrs, renderer)
+            text = "" if option_value is None else str(option_value)
+            selected = " selected" if text in values else ""
+            options.append(f'<option value="{escape(text)}"{selected}>{escape(label)}</option>')
+        head = f'<select name="{escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>'
+        return mark_safe(head + "\n  " + "\n  ".join(options) + "\n</select>")
+
+
+def list_count(queryset: QuerySet, topics: tuple[str, ...] = ("projects",)) -> int:
+    """`queryset.count()`, kept in the cache while none of the data `topics` has changed.
+
+    At provincial scale a list's COUNT(*) reads 50,000 index entries on every page load (10-15 ms on
+    PostgreSQL). The count is cached under the queryset's SQL (so each scope and filter has its own)
+    and the current tokens of `topics` (`rollups.cache`): any saved or deleted project or problem
+    replaces the token, so the count shown is always exact; it is never an estimate.
+    """
+    from keyprojects.rollups.cache import cached, queryset_key
+
+    return cached("list-count", topics, queryset_key(queryset), queryset.count)
+
+
+def use_fast_selects(form: forms.Form) -> None:
+    """Give every plain drop-down of `form` the FastSelect rendering (same choices, same attributes)."""
+    for field in form.fields.values():
+        if type(field.widget) is forms.Select:
+            field.widget = FastSelect(attrs=field.widget.attrs, choices=field.widget.choices)
+
+
 class ProjectFilter(forms.Form):
     """Validates list filters from a query string; unknown or forged values give field errors."""
 
@@ -65,6 +111,10 @@ class ProjectFilter(forms.Form):
     )
     batch = forms.ChoiceField(label=_("批次"), required=False, choices=[("", _("全部批次")), *Batch.choices])
     sort = forms.ChoiceField(label=_("排序"), required=False, choices=list(SORT_LABELS.items()))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        use_fast_selects(self)
 
     def filter(self, projects: QuerySet[Project]) -> QuerySet[Project]:
         """Apply the valid filters to a queryset that already went through the access module."""

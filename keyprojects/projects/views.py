@@ -28,11 +28,12 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.audit.models import AuditRecord
+from keyprojects.lib.choices import choice_label
 from keyprojects.lib.money import format_wan
 from keyprojects.lib.pagination import DeferredJoinPaginator
 from keyprojects.org.models import Role
 from keyprojects.projects import access, domain
-from keyprojects.projects.filters import ProjectFilter
+from keyprojects.projects.filters import ProjectFilter, list_count
 from keyprojects.projects.forms import (
     ApprovalForm,
     BatchMembershipForm,
@@ -40,7 +41,8 @@ from keyprojects.projects.forms import (
     StageChangeForm,
     attach_errors,
 )
-from keyprojects.projects.models import ApprovalItem, Project, Stage
+from keyprojects.projects.models import ApprovalItem, Level, Project, Stage
+from keyprojects.projects.models import Status as ProjectStatus
 
 PER_PAGE = 25
 HISTORY_PER_PAGE = 30
@@ -76,11 +78,15 @@ def project_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filter_form = ProjectFilter(request.GET)
     projects = filter_form.filter(access.visible_projects(user)).select_related("industry", "responsible_unit", "town")
-    paginator = DeferredJoinPaginator(projects, PER_PAGE)
+    paginator = DeferredJoinPaginator(projects, PER_PAGE, count=list_count(projects))
     page = paginator.get_page(request.GET.get("page"))  # clamps ?page=abc and ?page=99999
     bands = domain.size_bands()
     for project in page.object_list:
         project.size_band = domain.size_band_for(project.total_investment, bands)
+        # get_FOO_display() rebuilds the choice table on every call; cheaper once per row here.
+        project.level_label = choice_label(Level, project.level)
+        project.stage_label = choice_label(Stage, project.stage)
+        project.status_label = choice_label(ProjectStatus, project.status)
     ctx = {
         "nav": "projects",
         "filter_form": filter_form,

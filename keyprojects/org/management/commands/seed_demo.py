@@ -52,6 +52,7 @@ from keyprojects.projects.models import (
     Stage,
     StageTransition,
 )
+from keyprojects.rollups.cache import TOPICS, bump, deferred_bumps
 
 
 def summary_record(object_type: str, label: str, names: list[str]) -> None:
@@ -103,6 +104,15 @@ class DistrictSeeder:
         from keyprojects.progress import demo as progress_demo  # annual plans and monthly reports
 
         self.created.update(progress_demo.seed(self))
+        from keyprojects.funding import demo as funding_demo  # funding lines, approval measures, registries
+
+        self.created.update(funding_demo.seed(self))
+        from keyprojects.evaluation import demo as evaluation_demo  # observation tours, evaluation schemes
+
+        self.created.update(evaluation_demo.seed(self))
+        from keyprojects.bulletins import demo as bulletins_demo  # a year of issued 日通报…年底总评 (after evaluation)
+
+        self.created.update(bulletins_demo.seed(self))
         return self.created
 
     # -- regions and units -----------------------------------------------------------------
@@ -420,7 +430,9 @@ class Command(BaseCommand):
             self.stdout.write("项目库已有数据，跳过演示数据初始化（--if-empty）。")
             return
         started = time.monotonic()
-        with context.bind(channel="command"):
+        # Bulk loads bypass the save signals: every cached roll-up is invalidated once at the end.
+        with context.bind(channel="command"), deferred_bumps():
+            bump(*TOPICS)
             seeder = DistrictSeeder(demo=settings.DEMO_MODE, log=lambda m: self.stdout.write(self.style.WARNING(m)))
             created = seeder.run()
             if created:
