@@ -41,6 +41,9 @@ def _test_settings(settings, tmp_path, request, monkeypatch):
     # Cached roll-ups are keyed by data-version tokens that a rolled-back test transaction takes
     # back; a fresh cache per test keeps one test's figures out of the next.
     cache.clear()
+    from keyprojects.security.models import SecurityPolicy
+
+    SecurityPolicy.forget()  # a test's policy must not outlive its rolled-back row
     # The 三员 personas sign in with force_login, which has no second factor; tests of the two-factor
     # step itself are marked `second_factor`.
     if "second_factor" not in request.keywords:

@@ -166,8 +166,8 @@ def test_text_that_looks_like_a_formula_is_written_as_text(w):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     prefix=st.sampled_from([t for t in FORMULA_TRIGGERS if t != "\x00"]),
-    rest=st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=40),
-)  # PostgreSQL text holds no NUL
+    rest=st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40),
+)  # PostgreSQL text holds no NUL; lone surrogates are not text any request or file can carry
 def test_any_text_starting_with_a_trigger_stays_text(w, prefix, rest):
     name = (prefix + rest)[:200]
     Project.objects.filter(pk=w.project_a.pk).update(name=name)

@@ -99,7 +99,7 @@ def test_login_and_logout(client, world):
     assert r.status_code == 200
     assert "请输入一个正确的" in r.content.decode()
     r = client.post(reverse("login"), {"username": "dispatcher", "password": PASSWORD})
-    assert r.status_code == 302 and r["Location"] == reverse("project-list")
+    assert r.status_code == 302 and r["Location"] == reverse("dashboard")  # dispatchers land on the cockpit
     r = client.get(reverse("project-list"))
     body = r.content.decode()
     assert "dispatcher" in body and "区重点项目建设服务中心" in body and "调度员" in body

@@ -173,8 +173,9 @@ def test_list_paging_and_query_count(states, as_user, django_assert_max_num_quer
         assert r.json()["count"] == 158
     assert len(seen) == len(set(seen)) == 158
     assert api.get("/problems", params={"offset": "5000"}).json()["items"] == []
+    town = as_user("town_officer")  # issuing the token (an audited write) is not part of the list's budget
     with django_assert_max_num_queries(12):
-        r = as_user("town_officer").get("/problems", params={"limit": "100", "light": "yellow"})
+        r = town.get("/problems", params={"limit": "100", "light": "yellow"})
     assert r.status_code == 200
 
 

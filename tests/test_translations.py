@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gettext
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -300,7 +301,13 @@ def busy(world):
 def menu(body: str) -> str:
     """The main menu's entries (the part of the page that is never demo data)."""
     start = body.index('<ul class="navbar-nav me-auto">')
-    return body[start : body.index("</ul>", start)]
+    depth, position = 0, start
+    for tag in re.finditer(r"<ul\b|</ul>", body[start:]):
+        depth += 1 if tag.group(0) == "<ul" else -1
+        if depth == 0:
+            position = start + tag.end()
+            break
+    return body[start:position]  # the whole menu, its dropdown lists included
 
 
 def in_english(client, world):

@@ -47,7 +47,8 @@ def content_hash(record, prev_hash: str) -> str:
     """The hash of `record` chained to `prev_hash`."""
     content = {name: _value(record, name) for name in HASHED_FIELDS}
     payload = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate in some text must not make the record unhashable.
+    return hashlib.sha256(f"{prev_hash}\n{payload}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @contextmanager

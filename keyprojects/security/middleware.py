@@ -6,22 +6,21 @@ API requests carry a token, not a session, and are not affected.
 
 from __future__ import annotations
 
+import datetime
 import time
 
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from keyprojects.org.models import ADMIN_ROLES
 from keyprojects.security.models import SecurityPolicy, password_set_at
 
-STARTED, SEEN, PASSWORD_CHECKED = "kp_session_started", "kp_last_seen", "kp_password_checked"
+STARTED, SEEN, PASSWORD_EXPIRES = "kp_session_started", "kp_last_seen", "kp_password_expires"
 # The last-seen time is written at most once a minute, so a page view does not always write the session.
 SEEN_GRANULARITY = 60
-PASSWORD_RECHECK = 600
 EXEMPT_PREFIXES = ("/static/", "/favicon", "/api/", "/i18n/", "/accounts/logout/", "/accounts/2fa/",
                    "/accounts/password/")  # fmt: skip
 
@@ -53,12 +52,20 @@ class SessionPolicyMiddleware:
             return self.get_response(request)
         if needs_second_factor(user, policy) and not user.is_verified():
             return redirect(f"{reverse('otp-verify')}?next={request.path}")
-        if policy.max_age_days and now - session.get(PASSWORD_CHECKED, 0) > PASSWORD_RECHECK:
-            set_at = password_set_at(user)
-            if set_at is not None and (timezone.now() - set_at).days >= policy.max_age_days:
-                messages.warning(
-                    request, _("您的密码已超过 %(n)d 天未修改，请先修改密码。") % {"n": policy.max_age_days}
-                )
-                return redirect(reverse("password-change"))
-            session[PASSWORD_CHECKED] = now
+        expires = session.get(PASSWORD_EXPIRES)
+        if policy.max_age_days and expires is not None and now >= expires:
+            note = _("您的密码已超过 %(n)d 天未修改，请先修改密码。") % {"n": policy.max_age_days}
+            messages.warning(request, note)
+            return redirect(reverse("password-change"))
         return self.get_response(request)
+
+
+def remember_password_expiry(request, user) -> None:
+    """At sign-in (and after a password change): when the password expires, kept in the session so
+    no request needs a query for it."""
+    policy = SecurityPolicy.load()
+    if not policy.max_age_days or not hasattr(request, "session"):
+        return
+    set_at = password_set_at(user)
+    if set_at is not None:
+        request.session[PASSWORD_EXPIRES] = (set_at + datetime.timedelta(days=policy.max_age_days)).timestamp()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-CACHE_KEY = "security-policy"
+MEMO_SECONDS = 60
 
 
 class SecurityPolicy(models.Model):
@@ -35,6 +35,8 @@ class SecurityPolicy(models.Model):
     require_2fa_for_admins = models.BooleanField(_("三员账号必须启用双因素认证"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    _memo: tuple[float, SecurityPolicy] | None = None
+
     class Meta:
         verbose_name = _("安全策略")
         verbose_name_plural = _("安全策略")
@@ -45,7 +47,7 @@ class SecurityPolicy(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
-        cache.delete(CACHE_KEY)
+        type(self).forget()
 
     def clean(self) -> None:
         errors = {}
@@ -62,11 +64,17 @@ class SecurityPolicy(models.Model):
 
     @classmethod
     def load(cls) -> SecurityPolicy:
-        policy = cache.get(CACHE_KEY)
-        if policy is None:
-            policy = cls.objects.filter(pk=1).first() or cls(pk=1)
-            cache.set(CACHE_KEY, policy, 60)
+        """The policy, read at most once a minute per process (every signed-in request needs it)."""
+        now = time.monotonic()
+        if cls._memo is not None and cls._memo[0] > now:
+            return cls._memo[1]
+        policy = cls.objects.filter(pk=1).first() or cls(pk=1)
+        cls._memo = (now + MEMO_SECONDS, policy)
         return policy
+
+    @classmethod
+    def forget(cls) -> None:
+        cls._memo = None
 
 
 class PasswordHistory(models.Model):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from keyprojects.audit.models import AuditRecord
 from keyprojects.audit.trail import security_event
+from keyprojects.security.middleware import remember_password_expiry
 
 
 @receiver(user_locked_out, dispatch_uid="security-lockout")
@@ -30,3 +32,9 @@ def end_sessions_of_disabled_user(sender, instance, update_fields=None, **kwargs
     for session in Session.objects.all().iterator():
         if session.get_decoded().get("_auth_user_id") == str(instance.pk):
             session.delete()
+
+
+@receiver(user_logged_in, dispatch_uid="security-password-expiry")
+def on_login(sender, request, user, **kwargs):
+    if request is not None:
+        remember_password_expiry(request, user)

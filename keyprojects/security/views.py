@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keyprojects.audit.models import AuditRecord
 from keyprojects.audit.trail import record
-from keyprojects.security.middleware import PASSWORD_CHECKED
+from keyprojects.security.middleware import PASSWORD_EXPIRES, remember_password_expiry
 
 
 class TokenForm(forms.Form):
@@ -89,7 +89,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         update_session_auth_hash(self.request, form.user)
-        self.request.session.pop(PASSWORD_CHECKED, None)
+        self.request.session.pop(PASSWORD_EXPIRES, None)
+        remember_password_expiry(self.request, form.user)
         record(actor=form.user, action=AuditRecord.Action.UPDATE, obj=form.user, after={"密码": "已修改"},
                reason="用户修改密码")  # fmt: skip
         messages.success(self.request, _("密码已修改。"))
