@@ -194,6 +194,9 @@ def test_enterprise_files_and_submits_unit_returns(browser_settings, world, live
 
     # --- The responsible unit returns it with a reason
     context, page, errors = sign_in(browser, live_server, "town_officer")
+    page.locator(".kp-navbar").get_by_role("button", name="投资").or_(
+        page.locator(".kp-navbar").get_by_role("link", name="投资", exact=True)
+    ).click()  # the menu group
     page.get_by_role("link", name="月报", exact=True).click()
     expect(page.get_by_role("heading", name=f"{year}年{month}月 项目月报")).to_be_visible()
     row = page.locator("tr", has_text=project.name)
@@ -213,6 +216,7 @@ def test_enterprise_files_and_submits_unit_returns(browser_settings, world, live
     assert report.status == ReportStatus.RETURNED and report.investment == Decimal("1688.50")
 
     # The rates page
+    page.locator(".kp-navbar").get_by_role("button", name="投资", exact=True).click()
     page.get_by_role("link", name="投资完成").click()
     page.get_by_label("汇总方式").select_option("town")
     page.get_by_role("button", name="统计").click()

@@ -85,6 +85,7 @@ def test_idle_and_absolute_session_timeouts(world, client):
 def test_expired_password_must_be_changed(world, client):
     user = world.dispatcher
     type(user).objects.filter(pk=user.pk).update(date_joined=timezone.now() - datetime.timedelta(days=91))
+    user.refresh_from_db()  # a real sign-in loads the account from the database
     client.force_login(user)
     response = client.get("/projects/")
     assert response.status_code == 302 and response["Location"] == "/accounts/password/"

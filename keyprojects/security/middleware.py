@@ -61,10 +61,15 @@ class SessionPolicyMiddleware:
 
 
 def remember_password_expiry(request, user) -> None:
-    """At sign-in (and after a password change): when the password expires, kept in the session so
-    no request needs a query for it."""
+    """At sign-in (and after a password change): the session's start and when the password expires,
+    kept in the session so that no later request needs a query or a session write for them."""
     policy = SecurityPolicy.load()
-    if not policy.max_age_days or not hasattr(request, "session"):
+    if not hasattr(request, "session"):
+        return
+    now = time.time()
+    request.session.setdefault(STARTED, now)
+    request.session[SEEN] = now
+    if not policy.max_age_days:
         return
     set_at = password_set_at(user)
     if set_at is not None:
