@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from keyprojects.bulletins.models import Kind, ReviewEvent
@@ -38,7 +39,11 @@ def ensure_schedule(now: datetime.datetime | None = None) -> list[ReviewEvent]:
             values = DEFAULTS[kind]
             event = ReviewEvent(kind=kind, **values)
             event.next_due_at = next_due_at(event, now)
-            event.save()
+            try:
+                with transaction.atomic():
+                    event.save()
+            except IntegrityError:  # another worker installed it at the same moment
+                event = ReviewEvent.objects.get(kind=kind)
             existing[kind] = event
     return [existing[k] for k in Kind.values]
 
