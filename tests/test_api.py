@@ -798,13 +798,14 @@ def test_patch_without_changes_keeps_the_version(world, as_user):
 
 
 def test_patch_credit_code_with_override(world, as_user):
+    # 91410700MA44K7QF2Y fails the check character: kept only with the stated reason.
     r = as_user("dispatcher").patch(
         f"/projects/{world.project_b.pk}",
-        {"owner_credit_code": "91410700MA44XXXXX1", "owner_credit_override": "外省迁入企业，代码待更正"},
+        {"owner_credit_code": "91410700MA44K7QF2Y", "owner_credit_override": "外省迁入企业，代码待更正"},
     )
     assert r.status_code == 200, r.content
     world.project_b.refresh_from_db()
-    assert world.project_b.owner_credit_code == "91410700MA44XXXXX1"
+    assert world.project_b.owner_credit_code == "91410700MA44K7QF2Y"
     override = AuditRecord.objects.get(project_id=world.project_b.pk, action=AuditRecord.Action.OVERRIDE)
     assert override.channel == "api" and override.reason == "外省迁入企业，代码待更正"
 

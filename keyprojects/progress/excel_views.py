@@ -108,16 +108,17 @@ def _delete(token: str) -> None:
 
 
 def _cleanup() -> None:
+    """Delete error reports older than a day (the directory does not exist before the first one)."""
     try:
         _dirs, files = default_storage.listdir(ERROR_DIR)
-    except (FileNotFoundError, NotImplementedError, OSError):
+    except OSError:
         return
     cutoff = timezone.now() - KEEP
     for name in files:
         try:
             if default_storage.get_modified_time(f"{ERROR_DIR}/{name}") < cutoff:
                 default_storage.delete(f"{ERROR_DIR}/{name}")
-        except (FileNotFoundError, NotImplementedError, OSError):
+        except OSError:  # removed meanwhile by another request's clean-up
             continue
 
 

@@ -67,8 +67,8 @@ _PACKAGE_FIRST_YEAR, _PACKAGE_LAST_YEAR = _package_year_range()
 def covered_years() -> range:
     """The years `chinese_calendar` has holiday data for (2004–2026 for version 1.11.0).
 
-    The same range the package itself accepts: any date outside it makes the package raise
-    `NotImplementedError`.
+    The same range the package itself accepts: it refuses any date outside it with an exception,
+    which is why this module never asks it about another year.
     """
     return range(_PACKAGE_FIRST_YEAR, _PACKAGE_LAST_YEAR + 1)
 
