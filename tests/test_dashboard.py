@@ -554,3 +554,32 @@ def test_pages_take_a_constant_number_of_queries(cw, client, django_assert_max_n
     for name in ("dashboard-map", "dashboard-map-points"):
         with django_assert_max_num_queries(14):
             assert client.get(reverse(name)).status_code == 200, name
+
+
+def test_environment_figures_by_hand(cw):
+    """Issue 7's registries on the cockpit: chains (only visible projects), buildings, matters, funding."""
+    from keyprojects.funding.models import Building, IndustryChain, ServiceMatter
+
+    chain = IndustryChain.objects.create(name="新能源电池产业链")
+    chain.projects.set([cw.a, cw.b])
+    IndustryChain.objects.create(name="生物医药产业链")
+    Building.objects.create(name="平原金融中心", star_rating=5, annual_tax=D("12000"), tenant_count=80)
+    Building.objects.create(name="科创大厦", star_rating=3, annual_tax=D("800.5"), tenant_count=20)
+    for i, (spot, near) in enumerate([(True, False), (True, True), (False, False)]):
+        ServiceMatter.objects.create(code=f"M{i}", name=f"事项{i}", category="license", department_name="行政审批局",
+                                     on_the_spot=spot, near_home=near, online=True)  # fmt: skip
+    env = district_data(cw)["environment"]
+    total = cw.a.total_investment + cw.b.total_investment
+    assert (env["chains"]["value"], env["chains"]["projects"], env["chains"]["investment"]) == (2, 2, f"{total:.2f}")
+    assert (env["buildings"]["value"], env["buildings"]["starred"], env["buildings"]["tax"]) == (2, 1, "12800.50")
+    assert env["buildings"]["tenants"] == 100
+    m = env["matters"]
+    assert (m["total"], m["on_the_spot"], m["near_home"], m["online"]) == (3, 2, 1, 3)
+    assert env["funding"]["link"] == reverse("funding-district")
+    # A town officer's cockpit counts only the chain projects it may see.
+    from keyprojects.projects.access import visible_projects
+
+    town = cockpit_data(figures.compute_cockpit(visible_projects(cw.town_officer), Problem.objects.none(), YEAR,
+                                                MONTH, today=today()))  # fmt: skip
+    visible = set(visible_projects(cw.town_officer).values_list("pk", flat=True))
+    assert town["environment"]["chains"]["projects"] == len(visible & {cw.a.pk, cw.b.pk})

@@ -10,9 +10,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from keyprojects.dashboard.figures import PIPELINE, Cockpit, Group, project_link, unit_ranking
+from keyprojects.funding.models import Step
 from keyprojects.lib.choices import choice_label
 from keyprojects.lib.money import format_wan
 from keyprojects.progress import rates
@@ -118,6 +120,7 @@ def cockpit_data(fig: Cockpit) -> dict[str, Any]:
                 ],  # fmt: skip
             },
         },
+        "environment": _environment(fig.environment),
         "curve": {
             "months": list(range(1, 13)),
             "this_year": [money(v) for v in fig.curve.this_year],
@@ -181,3 +184,26 @@ def _ratio(part: int, whole: int) -> Decimal | None:
 
 def _str(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _environment(env: dict[str, Any]) -> dict[str, Any]:
+    """Chains, buildings, the service-matters catalogue and the funding pipeline (issue 7's registries)."""
+    funding = env["funding"]
+    steps = {step: money(funding.get(step)) for step in (Step.RESERVE, Step.ALLOCATED, Step.DISBURSED, Step.SPENT)}
+    return {
+        "chains": {"value": env["chains"], "projects": env["chain_projects"],
+                   "investment": money(env["chain_investment"]), "display": format_wan(env["chain_investment"]),
+                   "link": reverse("chain-list")},
+        "buildings": {"value": env["buildings"], "starred": env["starred_buildings"],
+                      "tax": money(env["building_tax"]), "display": format_wan(env["building_tax"]),
+                      "tenants": env["building_tenants"], "link": reverse("building-list")},
+        "matters": {**env["matters"], "link": reverse("matter-list")},
+        "funding": {
+            **steps,
+            "reserve_display": format_wan(funding.get(Step.RESERVE)),
+            "disbursed_display": format_wan(funding.get(Step.DISBURSED)),
+            "spending_progress": percent(funding.spending_progress),
+            "in_place_rate": percent(funding.in_place_rate),
+            "link": reverse("funding-district"),
+        },
+    }  # fmt: skip

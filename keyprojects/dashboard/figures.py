@@ -42,6 +42,7 @@ from django.db import connection
 from django.db.models import Count, ExpressionWrapper, F, IntegerField, Q, QuerySet, Sum
 from django.urls import reverse
 
+from keyprojects.funding import figures as funding_figures
 from keyprojects.org.models import Unit
 from keyprojects.problems import figures as problem_figures
 from keyprojects.problems.forms import ProblemFilter
@@ -63,10 +64,10 @@ from keyprojects.projects.models import (
 from keyprojects.rollups.cache import cached, queryset_key
 
 ZERO = Decimal("0")
-TOPICS = ("projects", "progress", "problems")
+TOPICS = ("projects", "progress", "problems", "funding")
 # Part of the cache key: raise it when `Cockpit` changes shape, so that a shared cache (Redis) never
 # hands a new release an entry pickled by the old one.
-VERSION = 1
+VERSION = 2
 FUNNEL = (Stage.SIGNED, Stage.STARTED, Stage.COMMISSIONED, Stage.EFFECTIVE)
 # The pipeline of the projects signed in a phase: (key, the stage reached).
 PIPELINE = (("performed", Stage.PREPARATION), ("started", Stage.STARTED), ("commissioned", Stage.COMMISSIONED),
@@ -171,6 +172,7 @@ class Cockpit:
     reports_late: list[rates.OverdueGroup]
     reports_due: datetime.date
     links: dict[str, str | None]
+    environment: dict[str, Any]  # chains, buildings, service matters, funding (`funding.figures.cockpit`)
 
 
 def cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], year: int, month: int, *,
@@ -224,6 +226,7 @@ def compute_cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], ye
         reports_late=rates.overdue_reports(projects, year, month, today=today, settings=settings),
         reports_due=_due(year, month, settings),
         links=links,
+        environment=funding_figures.cockpit(projects),
     )
 
 

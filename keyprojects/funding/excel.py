@@ -61,6 +61,7 @@ from keyprojects.progress.excel_common import (
 from keyprojects.progress.excel_export import Sheet
 from keyprojects.progress.excel_import import MAX_ROWS, CellError, ImportRefused, open_workbook, read_upload, screen
 from keyprojects.projects.models import Project
+from keyprojects.rollups.cache import bump
 
 CHUNK = 2000
 MATTER_SHEET = "政务服务事项"
@@ -450,6 +451,7 @@ def _apply_matters(user: User, rows: list[tuple[int, dict[str, Any]]]) -> Matter
         record(actor=user, action=AuditRecord.Action.UPDATE, obj=matter, before=before, after=after)
         result.updated += 1
     created = ServiceMatter.objects.bulk_create(creates, batch_size=500)
+    bump("funding")  # bulk writes send no save signal
     if created and created[0].pk is None:  # backends that do not return ids: read them back
         created = list(ServiceMatter.objects.filter(code__in=[m.code for m in creates]))
     for m in created:

@@ -389,7 +389,12 @@ def cockpit(projects: QuerySet[Project]) -> dict[str, Any]:
     Chain figures count only the given (visible) projects. A constant number of queries.
     """
     visible = projects.values("pk")
-    chain_projects = Project.objects.filter(pk__in=visible, industry_chains__isnull=False).distinct()
+    on_chains = IndustryChain.projects.through.objects.values("project_id")
+    chain_projects = (
+        Project.objects.filter(pk__in=visible)
+        .filter(pk__in=on_chains)
+        .aggregate(n=Count("pk"), total=Sum("total_investment"))
+    )
     buildings = Building.objects.aggregate(
         count=Count("pk"), tax=Sum("annual_tax"), tenants=Sum("tenant_count"),
         starred=Count("pk", filter=Q(star_rating__gte=4)),
@@ -399,8 +404,8 @@ def cockpit(projects: QuerySet[Project]) -> dict[str, Any]:
         funding.add_line({s.step: s.amount for s in line.steps.all()})
     return {
         "chains": IndustryChain.objects.count(),
-        "chain_projects": chain_projects.count(),
-        "chain_investment": chain_projects.aggregate(total=Sum("total_investment"))["total"] or ZERO,
+        "chain_projects": chain_projects["n"],
+        "chain_investment": chain_projects["total"] or ZERO,
         "buildings": buildings["count"],
         "building_tax": buildings["tax"] or ZERO,
         "building_tenants": buildings["tenants"] or 0,
