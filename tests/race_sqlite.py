@@ -8,7 +8,6 @@ races two (then six) edits in threads; it prints the outcome as JSON.
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -19,33 +18,12 @@ import django  # noqa: E402
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 
 from keyprojects.audit import chain  # noqa: E402
 from keyprojects.projects import domain  # noqa: E402
 from keyprojects.projects.models import Project  # noqa: E402
 from tests.conftest import build_world  # noqa: E402
-
-
-def race(jobs):
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def run(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except Exception as exc:  # noqa: BLE001
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+from tests.racing import race  # noqa: E402
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,31 +16,10 @@ from keyprojects.audit import chain
 from keyprojects.audit.models import AuditRecord
 from keyprojects.projects import domain
 from keyprojects.projects.models import Project
+from tests.racing import race
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 ON_SQLITE = connection.vendor == "sqlite"
-
-
-def _race(jobs):
-    """Run the jobs at the same moment, each on its own database connection; return results/exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def run(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def test_on_a_sqlite_file_the_first_edit_wins_and_the_other_conflicts(tmp_path):
@@ -68,7 +46,7 @@ def test_two_users_save_the_same_project_version(world):
         (lambda n=n: domain.update_project(project, by=world.dispatcher, data={"name": n}, expected_version=version))
         for n in names
     ]
-    results = _race(jobs)
+    results = race(jobs)
     won = [r for r in results if isinstance(r, Project)]
     lost = [r for r in results if isinstance(r, domain.ConflictError)]
     assert len(won) == 1 and len(lost) == 1, results
@@ -86,6 +64,6 @@ def test_many_concurrent_audited_writes_keep_one_chain(world):
         (lambda p=p, i=i: domain.update_project(p, by=world.dispatcher, data={"name": f"并发修改{i}"}))
         for i, p in enumerate(projects * 3)
     ]
-    results = _race(jobs)
+    results = race(jobs)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert chain.verify().ok

@@ -65,26 +65,15 @@ def record(
     project_id: int | None = None,
     reason: str = "",
 ) -> AuditRecord:
-    ctx = context.current()
     if action == AuditRecord.Action.UPDATE and before is not None and after is not None:
         changed = [k for k in after if before.get(k) != after.get(k)]
         before = {k: before.get(k) for k in changed}
         after = {k: after[k] for k in changed}
-    return AuditRecord.objects.create(
-        actor=actor if actor and actor.pk else None,
-        actor_name=(actor.get_username() if actor else "system"),
-        actor_unit=str(actor.unit) if actor and getattr(actor, "unit_id", None) else "",
-        channel=ctx.channel,
-        request_id=ctx.request_id,
-        object_type=obj._meta.model_name,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        project_id=project_id,
-        action=action,
-        before=before,
-        after=after,
-        reason=reason[:200],
-    )
+    return _write(
+        actor=actor, actor_name=actor.get_username() if actor else "system", action=action,
+        object_type=obj._meta.model_name, object_id=str(obj.pk), object_repr=str(obj), project_id=project_id,
+        before=before, after=after, reason=reason,
+    )  # fmt: skip
 
 
 def security_event(
@@ -92,16 +81,26 @@ def security_event(
     reason: str = "",
 ) -> AuditRecord:  # fmt: skip
     """A security event with no model object behind it: a login, a refused request, a download."""
+    known = actor is not None and actor.pk
+    return _write(
+        actor=actor, actor_name=actor.get_username() if known else actor_name or "anonymous", action=action,
+        object_type=object_type, object_id=object_id, object_repr=object_repr, reason=reason,
+    )  # fmt: skip
+
+
+def _write(*, actor, actor_name: str, object_type: str, object_id: str, object_repr: str, reason: str,
+           **fields) -> AuditRecord:  # fmt: skip
+    """One record, with the actor's unit as it is now and the request's channel and id."""
     ctx = context.current()
     return AuditRecord.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_name=(actor.get_username() if actor is not None and actor.pk else actor_name or "anonymous")[:150],
+        actor_name=actor_name[:150],
         actor_unit=str(actor.unit)[:100] if actor is not None and getattr(actor, "unit_id", None) else "",
         channel=ctx.channel,
         request_id=ctx.request_id,
         object_type=object_type[:40],
         object_id=object_id[:40],
         object_repr=object_repr[:200],
-        action=action,
         reason=reason[:200],
+        **fields,
     )

@@ -477,7 +477,5 @@ def warning_summary(projects: QuerySet[Project], year: int, month: int) -> Forec
         full.projects = full.warnings
         return full
 
-    if not 1 <= month <= 12:
-        raise ValueError("month must be 1..12")
     return cached("forecast-warnings", ("projects", "progress", "problems"), (queryset_key(projects), year, month),
                   compute)  # fmt: skip

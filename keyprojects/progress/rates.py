@@ -315,12 +315,9 @@ def completion_table(projects: QuerySet[Project], year: int, month: int, group_b
     """The rates of every group of `projects` for (year, month), with the total row.
 
     Cached until a project, plan or report changes (`rollups.cache`: one query to check), so the
-    pages, the API and the cockpit share one computation; see `compute_completion_table`.
+    pages, the API and the cockpit share one computation; see `compute_completion_table` (which
+    refuses an unknown grouping or month, and then nothing is cached).
     """
-    if group_by not in GROUPINGS:
-        raise ValueError(f"unknown grouping {group_by!r}; use one of {sorted(GROUPINGS)}")
-    if not 1 <= month <= 12:
-        raise ValueError("month must be 1..12")
     parts = (queryset_key(projects), year, month, group_by)
     return cached("completion", ("projects", "progress"), parts,
                   lambda: compute_completion_table(projects, year, month, group_by))  # fmt: skip

@@ -92,29 +92,21 @@ class KeyprojectsAdminSite(admin.AdminSite):
             if model_admin is None:  # swapped models (auth.User) are skipped by the base class
                 continue
             _guard(model_admin, model._meta.label_lower)
-            model_admin.get_inline_instances = _guarded_inlines(model_admin)
+            model_admin.inlines = [_guarded_inline(inline) for inline in model_admin.inlines]
             if model._meta.label_lower in ACCOUNT_MODELS:
                 _account_fields_read_only_for_secadmin(model_admin)
 
 
-def _guarded_inlines(model_admin):
-    """ModelAdmin.get_inline_instances with each inline guarded before its permissions are asked."""
+def _guarded_inline(inline_class):
+    """A subclass of an inline whose instances are guarded as soon as Django creates them, before it
+    asks them for permissions (ModelAdmin.get_inline_instances)."""
+    label = inline_class.model._meta.label_lower
 
-    def get_inline_instances(request, obj=None):
-        instances = []
-        for inline_class in model_admin.get_inlines(request, obj):
-            inline = inline_class(model_admin.model, model_admin.admin_site)
-            _guard(inline, inline.model._meta.label_lower)
-            if request:
-                if not (inline.has_view_or_change_permission(request, obj) or inline.has_add_permission(request, obj)
-                        or inline.has_delete_permission(request, obj)):  # fmt: skip
-                    continue
-                if not inline.has_add_permission(request, obj):
-                    inline.max_num = 0
-            instances.append(inline)
-        return instances
+    def __init__(self, *args, **kwargs):
+        inline_class.__init__(self, *args, **kwargs)
+        _guard(self, label)
 
-    return get_inline_instances
+    return type(inline_class.__name__, (inline_class,), {"__init__": __init__, "__module__": inline_class.__module__})
 
 
 def _account_fields_read_only_for_secadmin(model_admin) -> None:
