@@ -66,7 +66,7 @@ def test_leader_opens_the_cockpit_clicks_a_town_and_sees_its_projects(browser_se
     page.get_by_label("月份", exact=True).select_option("3")
     page.get_by_role("button", name="查看").click()
     page.wait_for_url("**/dashboard/?year=2026&month=3")
-    expect(page.locator(".kp-dash-headline")).to_contain_text("65.9")
+    expect(page.locator(".kp-dash-headline").first).to_contain_text("65.9")
     for kind in ("curve", "funnel", "bar", "pie"):
         expect(page.locator(f"[data-kp-dash='{kind}'][data-kp-drawn='true'] canvas").first).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "cockpit.png", full_page=True)
