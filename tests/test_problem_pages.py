@@ -13,6 +13,8 @@ from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -824,6 +826,23 @@ def test_figures_sorting_and_period(client, states, django_assert_max_num_querie
     assert r.status_code == 200 and r.context["form"].errors["received_to"]
     r = client.get(reverse("problem-figures") + "?received_from=garbage")
     assert r.status_code == 200 and r.context["form"].errors["received_from"]
+
+
+def test_page_figures_fold_one_query_into_the_same_unit_leader_and_total_figures(states):
+    """The page folds one (unit, leader) aggregate; it must equal the separate unit, leader and total figures."""
+    from keyprojects.problems import figures
+
+    many_problems(states, 200)
+    today = date(2025, 3, 10)
+    with CaptureQueriesContext(connection) as captured:
+        page = figures.scope_figures(Problem.objects.all(), today=today)
+    assert sum("GROUP BY" in q["sql"] for q in captured.captured_queries) == 1
+    by_unit = figures.unit_figures(today=today)
+    assert {f.key: f.as_dict() for f in page.units} == {k: f.as_dict() for k, f in by_unit.items()}
+    assert [f.as_dict() for f in page.leaders] == [f.as_dict() for f in figures.leader_figures(today=today).values()]
+    assert page.total.as_dict() == figures.total_figures(today=today).as_dict()
+    assert page.total.assigned == Problem.objects.exclude(status=Status.NEW).count() > 0
+    assert page.leaders and page.total.assigned > sum(f.assigned for f in page.leaders)  # some have no leader
 
 
 # ---------------------------------------------------------------------------------------------

@@ -152,6 +152,17 @@ def unit_figures(
     return result
 
 
+def _fold(rows: list[dict], key: str) -> dict:
+    """Rows of `_grouped` summed per `key` (a row per key value, None included)."""
+    folded: dict = {}
+    for row in rows:
+        target = folded.setdefault(row[key], {key: row[key]})
+        for name, value in row.items():
+            if name not in ("lead_unit_id", "responsible_leader_id"):
+                target[name] = (target.get(name) or 0) + (value or 0)
+    return folded
+
+
 def _each_lead_unit(rows: list[dict]) -> dict[int, Figures]:
     """Figures of each lead unit on its own, from rows grouped by `lead_unit_id` (one query for names)."""
     result: dict[int, Figures] = {}
@@ -218,18 +229,23 @@ def scope_figures(
     """Unit, leader and total figures over `problems` (a user's scope), cached until a problem,
     project or unit changes (`rollups.cache`) or the day changes (overdue counts).
 
-    Two aggregate queries when not cached: the total is the sum of the per-unit rows (every assigned
-    problem is in exactly one lead-unit group, the unassigned-unit group included).
+    One aggregate query when not cached, grouped by (lead unit, 分管领导) and folded here into the unit
+    rows, the leader rows and the total (every assigned problem is in exactly one group, the groups
+    without a unit or a leader included): one pass over the covering index instead of three.
     """
 
     def compute() -> ScopeFigures:
-        rows = _grouped(_base(problems, received_from, received_to), ["lead_unit_id"], today)
+        rows = _grouped(_base(problems, received_from, received_to), ["lead_unit_id", "responsible_leader_id"], today)
         total = Figures(key=0, name=total_name)
         for row in rows:
             total.add(row)
-        leaders = leader_figures(problems=problems, today=today, received_from=received_from,
-                                 received_to=received_to)  # fmt: skip
-        return ScopeFigures(units=list(_each_lead_unit(rows).values()), leaders=list(leaders.values()), total=total)
+        by_leader = _fold(rows, "responsible_leader_id")
+        leaders = []
+        for leader in User.objects.filter(pk__in=list(by_leader)):  # as `leader_figures` orders them
+            leaders.append(Figures(key=leader.pk, name=str(leader)))
+            leaders[-1].add(by_leader[leader.pk])
+        units = _each_lead_unit(list(_fold(rows, "lead_unit_id").values()))
+        return ScopeFigures(units=list(units.values()), leaders=leaders, total=total)
 
     parts = (queryset_key(problems), today, received_from, received_to, str(total_name))
     return cached("problem-figures", ("projects", "problems"), parts, compute)

@@ -254,8 +254,11 @@ class Problem(models.Model):
             models.Index(
                 fields=["next_action_at"], name="problem_next_action_idx", condition=Q(next_action_at__isnull=False)
             ),
-            # Covering indexes for the unit and leader figures: the aggregate reads only the index.
-            models.Index(fields=["lead_unit", *FIGURE_COLUMNS], name="problem_lead_figures_idx"),
+            # Covering indexes for the unit and leader figures: the aggregate reads only the index. The
+            # figures page groups by (lead unit, leader) in one pass; unit figures alone use its prefix.
+            models.Index(
+                fields=["lead_unit", "responsible_leader", *FIGURE_COLUMNS], name="problem_unitlead_figures_idx"
+            ),
             models.Index(fields=["responsible_leader", *FIGURE_COLUMNS], name="problem_leader_figures_idx"),
             models.Index(fields=["project", "status"], name="problem_project_status_idx"),
             models.Index(fields=["status", "current_due"], name="problem_status_due_idx"),
