@@ -281,3 +281,103 @@ def test_page_exports(w, client):
     assert client.get("/projects/export.xlsx").status_code == 302  # to the login page
     client.login(request=HttpRequest(), username="auditor", password=PASSWORD)
     assert client.get("/projects/export.xlsx").status_code == 403
+
+
+# --- the streaming writer: what reads back ---------------------------------------------------------------------
+
+
+def _cell(ws, headers, rows, name: str, header: str):
+    row = next(r for r in rows if r["项目名称"] == name)
+    return ws.cell(HEADER_ROW + 1 + rows.index(row), headers.index(header) + 1)
+
+
+def test_number_formats_read_back(w):
+    Project.objects.filter(pk=w.project_a.pk).update(planned_start=datetime.date(2025, 3, 1),
+                                                      planned_end=datetime.date(2027, 6, 30))  # fmt: skip
+    ws, headers, rows = sheet_rows(ledger(w.dispatcher))
+    name = w.project_a.name
+    for header in ("总投资（万元）", "2026年计划投资（万元）", "10月完成投资（万元）", "2026年1-10月累计完成（万元）"):
+        cell = _cell(ws, headers, rows, name, header)
+        assert cell.data_type == "n" and cell.number_format == "#,##0.00", header
+    for header in ("年度完成率", "总投资完成率"):
+        cell = _cell(ws, headers, rows, name, header)
+        assert cell.number_format == "0.0%" and isinstance(cell.value, float), header
+    start = _cell(ws, headers, rows, name, "计划开工")
+    assert start.number_format == "yyyy-mm-dd" and start.value == datetime.datetime(2025, 3, 1)
+    assert _cell(ws, headers, rows, name, "计划竣工").value == datetime.datetime(2027, 6, 30)
+    serial = _cell(ws, headers, rows, name, "序号")
+    assert serial.data_type == "n" and serial.number_format == "General"
+    assert _cell(ws, headers, rows, name, "项目名称").data_type == "s"
+
+
+def test_layout_and_header_styles(w):
+    ws, headers, _ = sheet_rows(ledger(w.dispatcher))
+    assert ws.freeze_panes == "D4"
+    widths = {header: width for header, width, _ in excel_export.ledger_columns(YEAR, MONTH)}
+    for i, header in enumerate(headers, start=1):
+        assert ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width == widths[header]
+        cell = ws.cell(HEADER_ROW, i)
+        assert cell.font.b and cell.font.name == "宋体" and cell.font.sz == 10
+        assert cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb.endswith("DDEBF7")
+        assert cell.alignment.horizontal == "center" and cell.alignment.wrap_text
+        assert cell.border.left.style == "thin" and cell.border.bottom.color.rgb.endswith("BFBFBF")
+    assert ws["A1"].font.b and ws["A1"].font.sz == 14
+    assert ws["A2"].value.startswith("数据截至2026年10月")
+
+
+def test_texts_starting_with_equals_or_at_read_back_as_text(w):
+    Project.objects.filter(pk=w.project_a.pk).update(name="=1+1", owner_name="@SUM(A1:A3)",
+                                                      construction_content="-1")  # fmt: skip
+    ws, headers, rows = sheet_rows(ledger(w.dispatcher))
+    row = next(r for r in rows if r["项目名称"] == "=1+1")
+    assert row["建设单位"] == "@SUM(A1:A3)" and row["建设内容"] == "-1"
+    for header in ("项目名称", "建设单位", "建设内容"):
+        cell = _cell(ws, headers, rows, "=1+1", header)
+        assert cell.data_type == "s" and cell.quotePrefix, header
+    plain = _cell(ws, headers, rows, w.project_b.name, "项目名称")
+    assert plain.data_type == "s" and not plain.quotePrefix
+
+
+def test_restated_flag_is_filled(w):
+    for report in MonthlyReport.objects.filter(project=w.project_a):
+        domain.review(report, by=w.town_officer, now=filed(YEAR, report.month))
+        domain.confirm(report, by=w.dispatcher, now=filed(YEAR, report.month))
+    domain.lock_month(YEAR, 10, by=w.dispatcher, now=at(2026, 11, 20))
+    domain.restate(MonthlyReport.objects.get(project=w.project_a, month=10), by=w.dispatcher,
+                   changes={"investment": "2100"}, reason="发票核对后更正")  # fmt: skip
+    ws, headers, rows = sheet_rows(ledger(w.dispatcher))
+    flag = _cell(ws, headers, rows, w.project_a.name, "已更正")
+    assert flag.value == "本月数据已更正（1次）"
+    assert flag.fill.fill_type == "solid" and flag.fill.fgColor.rgb.endswith("FFF2CC")
+    assert _cell(ws, headers, rows, w.project_b.name, "已更正").value is None
+    # Only the flag cell is filled.
+    assert _cell(ws, headers, rows, w.project_a.name, "月报状态").fill.fill_type is None
+
+
+def test_export_of_no_projects_has_the_headings_only(w):
+    ws, headers, rows = sheet_rows(ledger(w.dispatcher, {"q": "没有这样的项目"}))
+    assert rows == [] and ws.max_row == HEADER_ROW
+    assert headers == [header for header, _, _ in excel_export.ledger_columns(YEAR, MONTH)]
+    assert "没有这样的项目" in ws["A2"].value
+    f = excel_export.monthly_file(w.dispatcher, {"q": "没有这样的项目"}, YEAR, MONTH)
+    try:
+        data = f.read()
+    finally:
+        f.close()
+    _, _, detail = sheet_rows(data, "项目明细")
+    assert detail == []
+    ws, _, summary = sheet_rows(data, "完成情况汇总")
+    assert summary[-1]["单位"] == "合计" and ws.freeze_panes == "C4"
+
+
+def test_monthly_table_queries_do_not_grow_with_projects(w, django_assert_max_num_queries):
+    def monthly(**kw):
+        f = excel_export.monthly_file(w.dispatcher, {}, YEAR, MONTH, "unit", **kw)
+        f.close()
+
+    _many(w, 5)
+    few = _queries(monthly)
+    _many(w, 120, start=5)
+    with django_assert_max_num_queries(few):
+        monthly()
+    assert _queries(lambda: monthly(chunk_size=50)) == few + 2

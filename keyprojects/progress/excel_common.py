@@ -5,7 +5,10 @@
 CSV) as a formula when a user edits the cell. Every text this module writes goes through
 `text_value()`: characters XML cannot hold are dropped, and text that starts with a trigger is written
 as a string cell (data type "s") with Excel's hidden apostrophe (`quotePrefix`), never as a formula.
-Numbers (Decimal 万元) and dates stay numbers and dates.
+Numbers (Decimal 万元) and dates stay numbers and dates. The large exports written with
+`keyprojects.lib.xlsx_stream` get the same guarantees from that writer (it has no formulas at all, and
+gives text starting with a `FORMULA_TRIGGERS` character the quote prefix); their styles are the
+`STREAM_*` values, derived from the openpyxl style constants here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 
+from keyprojects.lib import xlsx_stream
 from keyprojects.progress import rules
 from keyprojects.progress.models import period_of
 
@@ -46,6 +50,31 @@ RESTATED_FILL = PatternFill("solid", fgColor="FFF2CC")
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 UNLOCKED = Protection(locked=False)
+
+
+def stream_style(*, number_format: str | None = None, font=None, fill=None, alignment=None, border=None):
+    """The streaming writer's (`keyprojects.lib.xlsx_stream`) style for the same openpyxl style objects.
+
+    The openpyxl constants above stay the one definition of fonts and colours; the large exports that
+    write with `xlsx_stream` take theirs from here (a border: a thin line of the left side's colour).
+    """
+    return xlsx_stream.Style(
+        number_format=number_format,
+        font=xlsx_stream.Font(font.name, font.sz, bool(font.b)) if font is not None else None,
+        fill=fill.fgColor.rgb[-6:] if fill is not None else None,
+        border=border.left.color.rgb[-6:] if border is not None else None,
+        horizontal=alignment.horizontal if alignment is not None else None,
+        vertical=alignment.vertical if alignment is not None else None,
+        wrap=bool(alignment.wrap_text) if alignment is not None else False,
+    )
+
+
+STREAM_TITLE = stream_style(font=TITLE_FONT)
+STREAM_HEADER = stream_style(font=HEADER_FONT, fill=HEADER_FILL, alignment=CENTER, border=BORDER)
+STREAM_RESTATED = stream_style(fill=RESTATED_FILL)
+STREAM_MONEY = stream_style(number_format=MONEY_FORMAT)
+STREAM_PERCENT = stream_style(number_format=PERCENT_FORMAT)
+STREAM_DATE = stream_style(number_format=DATE_FORMAT)
 
 
 def clean_text(value: str) -> str:

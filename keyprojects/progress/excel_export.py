@@ -6,11 +6,22 @@ exports exactly what the list page shows them. The columns follow the layout dis
 分包领导…); the figures are those of `rates` (the stored totals of counted reports, the plan in force).
 A month whose figures were corrected after it was closed says so in the 已更正 column.
 
-**Bounded memory.** The workbook is written with openpyxl's write-only mode into a temporary file
-(rows go to disk as they are appended; openpyxl writes strings inline, so no shared-string table grows),
+**The writer.** Both workbooks are written with `keyprojects.lib.xlsx_stream`, which turns each row
+into sheet XML directly. Measured on 50,000 synthetic ledger rows (1.2 M filled cells), writing only:
+openpyxl's write-only mode ≈10.3 µs a cell (12.7 s), XlsxWriter with `constant_memory` ≈6.6 µs a cell
+(8.2 s; 6.9 s through its private undecorated methods), `xlsx_stream` ≈1.4 µs a cell (1.8 s). With
+≈3 s of SQL on top, only the last leaves the export well inside its budget. `Sheet` below (openpyxl
+write-only) stays for the smaller exports that share it (`funding.excel`).
+
+**Bounded memory.** Rows go into the zip entry of a temporary file as they are produced (a few hundred
+rows of XML are buffered, then deflated to disk; strings are inline, so no shared-string table grows),
 and the response streams that file. Projects are read with `.iterator(chunk_size=CHUNK)`; for each chunk
 one more query fetches the month's reports: a constant number of queries per chunk, never one per
-project. **Formula safety**: every text goes through `excel_common.text_value`.
+project. The Python heap holds one chunk of rows at a time, whatever the number of projects.
+
+**Formula safety.** `xlsx_stream` cannot write a formula: every text is an inline string, and text
+starting with one of `excel_common.FORMULA_TRIGGERS` (= + - @ tab CR) also gets Excel's quote prefix,
+as `excel_common.text_value` does for the openpyxl exports; characters XML cannot hold are dropped.
 """
 
 from __future__ import annotations
@@ -23,17 +34,25 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
 
+from keyprojects.lib import xlsx_stream
 from keyprojects.org.models import User
 from keyprojects.progress import rates
 from keyprojects.progress.excel_common import (
     BORDER,
     CENTER,
     DATE_FORMAT,
+    FORMULA_TRIGGERS,
     HEADER_FILL,
     HEADER_FONT,
     MONEY_FORMAT,
     PERCENT_FORMAT,
     RESTATED_FILL,
+    STREAM_DATE,
+    STREAM_HEADER,
+    STREAM_MONEY,
+    STREAM_PERCENT,
+    STREAM_RESTATED,
+    STREAM_TITLE,
     TITLE_FONT,
     prototype,
     ratio,
@@ -94,7 +113,7 @@ def ledger_columns(year: int, month: int) -> list[tuple[str, int, str]]:
 
 
 class Sheet:
-    """A write-only sheet with the ledger's styles, writing rows of plain values safely."""
+    """An openpyxl write-only sheet with the ledger's styles (used by `funding.excel`; see `StreamSheet`)."""
 
     def __init__(self, wb: Workbook, title: str, columns: list[tuple[str, int, str]]):
         from openpyxl.utils import get_column_letter
@@ -131,6 +150,53 @@ class Sheet:
             else:
                 out.append(value)
         ws.append(out)
+
+
+class StreamSheet:
+    """A sheet of `xlsx_stream` with the ledger's layout: title, subtitle, styled headers, typed columns.
+
+    `columns` are (header, width, kind); a kind in `formats` (money, percent, date, or what the caller
+    adds) gives its cells that number format; the flagged cell of a row gets the restated fill.
+    """
+
+    def __init__(self, book: xlsx_stream.Book, name: str, columns: list[tuple[str, int, str]], *,
+                 freeze: str = "D4", formats: dict[str, xlsx_stream.Style] | None = None):  # fmt: skip
+        self.book = book
+        self.columns = columns
+        self.sheet = book.sheet(name, widths=[width for _, width, _ in columns], freeze=freeze,
+                                quote_prefixes=FORMULA_TRIGGERS)  # fmt: skip
+        kinds = {"money": STREAM_MONEY, "percent": STREAM_PERCENT, "date": STREAM_DATE, **(formats or {})}
+        self.styles = [book.style(kinds[kind]) if kind in kinds else 0 for _, _, kind in columns]
+        self.flag = book.style(STREAM_RESTATED)
+        self.header = book.style(STREAM_HEADER)
+        self.title = book.style(STREAM_TITLE)
+
+    def heading(self, title: str, subtitle: str) -> None:
+        self.sheet.append([title], [self.title])
+        self.sheet.append([subtitle])
+        self.sheet.append([header for header, _, _ in self.columns], [self.header] * len(self.columns))
+
+    def row(self, values: list[Any], *, flagged: int | None = None) -> None:
+        if len(values) != len(self.columns):
+            raise ValueError(f"{len(values)} values for {len(self.columns)} columns")
+        styles = self.styles
+        if flagged is not None:
+            styles = styles.copy()
+            styles[flagged] = self.flag
+        self.sheet.append(values, styles)
+
+
+def _workbook_file(write) -> Any:
+    """A temporary xlsx file filled by `write(book)`, rewound (deleted if writing fails)."""
+    out = temp_workbook_file()
+    try:
+        with xlsx_stream.Book(out) as book:
+            write(book)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
 
 
 def filtered_projects(user: User, params) -> tuple[ProjectFilter, QuerySet[Project]]:
@@ -221,15 +287,14 @@ def _stamp(user: User, year: int, month: int, form: ProjectFilter) -> str:
 def ledger_file(user: User, params, year: int, month: int, *, chunk_size: int = CHUNK):
     """The ledger as a temporary xlsx file (caller streams and closes it)."""
     form, projects = filtered_projects(user, params)
-    wb = Workbook(write_only=True)
-    sheet = Sheet(wb, "项目台账", ledger_columns(year, month))
-    sheet.heading(f"重点项目建设台账（{year}年{month}月）", _stamp(user, year, month, form))
-    for values, flagged in ledger_rows(projects, year, month, chunk_size=chunk_size):
-        sheet.row(values, flagged=flagged)
-    out = temp_workbook_file()
-    wb.save(out)
-    out.seek(0)
-    return out
+
+    def write(book: xlsx_stream.Book) -> None:
+        sheet = StreamSheet(book, "项目台账", ledger_columns(year, month))
+        sheet.heading(f"重点项目建设台账（{year}年{month}月）", _stamp(user, year, month, form))
+        for values, flagged in ledger_rows(projects, year, month, chunk_size=chunk_size):
+            sheet.row(values, flagged=flagged)
+
+    return _workbook_file(write)
 
 
 SUMMARY_COLUMNS = [
@@ -244,33 +309,31 @@ SUMMARY_COLUMNS = [
 def monthly_file(user: User, params, year: int, month: int, group_by: str = "unit", *, chunk_size: int = CHUNK):
     """The monthly table: the completion roll-up by group, then each planned or reporting project."""
     form, projects = filtered_projects(user, params)
-    wb = Workbook(write_only=True)
-    summary = Sheet(wb, "完成情况汇总", SUMMARY_COLUMNS)
-    summary.protos["points"] = prototype(summary.ws, number_format="0.0")
     group_label = rates.GROUPINGS.get(group_by, group_by)
-    summary.heading(f"{year}年1-{month}月重点项目投资完成情况（按{group_label}）", _stamp(user, year, month, form),
-                    freeze="C4")  # fmt: skip
     table = rates.completion_table(projects, year, month, group_by)
-    for n, row in enumerate([*table.rows, table.total], start=1):
-        gap = row.gap_points
-        summary.row([
-            n if row is not table.total else None, row.label, row.projects, row.plan_projects, row.planned,
-            row.original_planned, row.ytd_in_plan, row.annual_rate, row.time_progress,
-            gap.quantize(Decimal("0.1")) if gap is not None else None, row.total_investment, row.since_start,
-            row.total_rate, row.reports, row.start_rate, row.complete_rate, row.commission_rate,
-        ])  # fmt: skip
-    detail = Sheet(wb, "项目明细", ledger_columns(year, month))
-    detail.heading(f"{year}年{month}月重点项目投资月报表", _stamp(user, year, month, form))
     in_table = projects.filter(
         Q(pk__in=AnnualPlan.objects.filter(year=year).values("project_id"))
         | Q(pk__in=MonthlyReport.objects.filter(year=year, month=month).values("project_id"))
     )
-    for values, flagged in ledger_rows(in_table, year, month, chunk_size=chunk_size):
-        detail.row(values, flagged=flagged)
-    out = temp_workbook_file()
-    wb.save(out)
-    out.seek(0)
-    return out
+
+    def write(book: xlsx_stream.Book) -> None:
+        summary = StreamSheet(book, "完成情况汇总", SUMMARY_COLUMNS, freeze="C4",
+                              formats={"points": xlsx_stream.Style(number_format="0.0")})  # fmt: skip
+        summary.heading(f"{year}年1-{month}月重点项目投资完成情况（按{group_label}）", _stamp(user, year, month, form))
+        for n, row in enumerate([*table.rows, table.total], start=1):
+            gap = row.gap_points
+            summary.row([
+                n if row is not table.total else None, row.label, row.projects, row.plan_projects, row.planned,
+                row.original_planned, row.ytd_in_plan, row.annual_rate, row.time_progress,
+                gap.quantize(Decimal("0.1")) if gap is not None else None, row.total_investment, row.since_start,
+                row.total_rate, row.reports, row.start_rate, row.complete_rate, row.commission_rate,
+            ])  # fmt: skip
+        detail = StreamSheet(book, "项目明细", ledger_columns(year, month))
+        detail.heading(f"{year}年{month}月重点项目投资月报表", _stamp(user, year, month, form))
+        for values, flagged in ledger_rows(in_table, year, month, chunk_size=chunk_size):
+            detail.row(values, flagged=flagged)
+
+    return _workbook_file(write)
 
 
 def export_filename(kind: str, year: int, month: int) -> str:
