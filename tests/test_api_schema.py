@@ -106,8 +106,8 @@ def test_every_operation_in_the_document_answers_401_without_a_token(world, clie
 # ---------------------------------------------------------------------------------------------
 # Fuzzing the list filters.
 
-FILTER_NAMES = ["q", "stage", "status", "level", "size_band", "industry", "town", "responsible_unit", "phase",
-                "batch", "sort", "limit", "offset", "unknown"]  # fmt: skip
+FILTER_NAMES = ["q", "stage", "reached", "status", "level", "size_band", "industry", "financing_model", "town",
+                "responsible_unit", "phase", "batch", "sort", "limit", "offset", "unknown"]  # fmt: skip
 odd_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=120)
 numbers = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),

@@ -26,7 +26,7 @@ from keyprojects.lib.choices import choice_label
 from keyprojects.lib.pagination import window
 from keyprojects.org.models import User
 from keyprojects.problems import access, clock, domain
-from keyprojects.problems.forms import LIGHT_CHOICES, OPEN, SORTS, ProblemFilter, list_rows
+from keyprojects.problems.forms import DONE, LIGHT_CHOICES, OPEN, SORTS, ProblemFilter, list_rows
 from keyprojects.problems.models import (
     Category,
     EscalationLevel,
@@ -130,8 +130,9 @@ class ProblemListQuery(Schema):
 
     q: str | None = Field(None, description="在标题、描述、项目名称中搜索（至多100字）。")
     status: str | None = Field(
-        None, description="状态；open 为计时中的全部（已交办、已部署、办理中）",
-        json_schema_extra={"enum": ["", OPEN, *Status.values]},
+        None,
+        description="状态；open 为计时中的全部（已交办、已部署、办理中），done 为办结的全部（已办结、已回访、已销号）",
+        json_schema_extra={"enum": ["", OPEN, DONE, *Status.values]},
     )  # fmt: skip
     category: str | None = Field(None, description="类别", json_schema_extra={"enum": ["", *Category.values]})
     severity: str | None = Field(None, description="性质", json_schema_extra={"enum": ["", *Severity.values]})
@@ -143,6 +144,7 @@ class ProblemListQuery(Schema):
     )
     overdue: bool | None = Field(None, description="只看当前环节已逾期的")
     supervised: bool | None = Field(None, description="只看挂牌督办的")
+    on_time: bool | None = Field(None, description="只看按期办结的")
     sort: str | None = Field(
         None, description="排序：-received 收到日期从新到旧（默认），due 当前期限从近到远",
         json_schema_extra={"enum": ["", *SORTS]},

@@ -154,10 +154,16 @@ class ProjectListQuery(Schema):
 
     q: str | None = Field(None, description="在名称、项目代码、项目单位中搜索（至多100字）。")
     stage: str | None = Field(None, description="阶段", json_schema_extra={"enum": ["", *Stage.values]})
+    reached: str | None = Field(
+        None,
+        description="阶段及以后：处于该阶段或其后任一阶段（如 started 为开工及以后）",
+        json_schema_extra={"enum": ["", *Stage.values]},
+    )
     status: str | None = Field(None, description="推进状态", json_schema_extra={"enum": ["", *Status.values]})
     level: str | None = Field(None, description="项目级别", json_schema_extra={"enum": ["", *Level.values]})
     size_band: str | None = Field(None, description="规模档次 id：总投资达到该档次下限")
     industry: str | None = Field(None, description="行业 id")
+    financing_model: str | None = Field(None, description="融资模式 id")
     town: str | None = Field(None, description="乡镇街道（单位）id")
     responsible_unit: str | None = Field(None, description="责任单位 id")
     phase: str | None = Field(None, description="三个一批期次 id")

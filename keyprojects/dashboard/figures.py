@@ -25,8 +25,9 @@
 
 **Links.** Every figure carries the URL of the list that shows exactly the projects or problems it
 counts (`/projects/?…`, `/problems/?…`), built only from parameters the list's filter form accepts
-(`ProjectFilter`, `ProblemFilter`): a figure the lists cannot select yet has no link (None) and gets
-one as soon as the filter learns the parameter named in `WANTED_PROJECT_PARAMS` / `WANTED_PROBLEM_PARAMS`.
+(`ProjectFilter`, `ProblemFilter`); a link the form would refuse is None rather than a list that shows
+something else. The funnel and the pipeline link with `reached` (the stage or a later one, `Stage.reached`,
+the definition they count with), the resolved problems with `status=done`, those on time with `on_time`.
 """
 
 from __future__ import annotations
@@ -65,23 +66,15 @@ from keyprojects.rollups.cache import cached, queryset_key
 
 ZERO = Decimal("0")
 TOPICS = ("projects", "progress", "problems", "funding")
-# Part of the cache key: raise it when `Cockpit` changes shape, so that a shared cache (Redis) never
-# hands a new release an entry pickled by the old one.
-VERSION = 2
+# Part of the cache key: raise it when `Cockpit` changes shape or what it holds (3: the links of the
+# funnel, the financing models and the resolved problems), so that a shared cache (Redis) never hands a
+# new release an entry pickled by the old one.
+VERSION = 3
 FUNNEL = (Stage.SIGNED, Stage.STARTED, Stage.COMMISSIONED, Stage.EFFECTIVE)
 # The pipeline of the projects signed in a phase: (key, the stage reached).
 PIPELINE = (("performed", Stage.PREPARATION), ("started", Stage.STARTED), ("commissioned", Stage.COMMISSIONED),
             ("effective", Stage.EFFECTIVE))  # fmt: skip
 OVERDUE_LIST = 10
-# Parameters the lists would need for the figures that have no link yet (see the module docstring).
-WANTED_PROJECT_PARAMS = {
-    "financing_model": "融资模式 id（按融资模式的分布）",
-    "reached": "阶段及以后（漏斗：已达到该阶段的项目，如 reached=started 为开工及以后）",
-}
-WANTED_PROBLEM_PARAMS = {
-    "status=done": "已办结（已办结、已回访、已销号）",
-    "on_time": "按期办结（resolved_on_time）",
-}
 
 
 # --- links -------------------------------------------------------------------------------------------------
@@ -323,8 +316,7 @@ def _project_groups(projects: QuerySet[Project], bands: list[SizeBand]) -> tuple
 
 
 def _reached(by_stage: dict[str, Group], stage: str) -> tuple[int, Decimal]:
-    order = Stage.order(stage)
-    chosen = [g for key, g in by_stage.items() if Stage.order(key) >= order]
+    chosen = [by_stage[key] for key in Stage.reached(stage) if key in by_stage]
     return sum(g.projects for g in chosen), sum((g.total_investment for g in chosen), ZERO)
 
 
@@ -358,7 +350,7 @@ def _phases(projects: QuerySet[Project]) -> list[Phase]:
         phase.members[row["batch"]] = phase.members.get(row["batch"], 0) + row["n"]
         if row["batch"] == Batch.SIGN:
             for key, stage in PIPELINE:
-                if Stage.order(row["project__stage"]) >= Stage.order(stage):
+                if row["project__stage"] in Stage.reached(stage):
                     phase.signed_reached[key] += row["n"]
     for phase in phases.values():
         phase.links = {b: project_link(phase=phase.id, batch=b) for b in Batch.values}

@@ -40,8 +40,11 @@ from keyprojects.workcal import calendar
 # ---------------------------------------------------------------------------------------------
 # The list filter
 
-# The status filter's value for every problem on the 13710 clock (交办, 部署 or 办理中).
+# The status filter's values for groups of statuses: every problem on the 13710 clock (交办, 部署 or
+# 办理中), and every problem resolved (办结, 回访 or 销号: what 办结率 and the cockpit count as resolved).
 OPEN = "open"
+DONE = "done"
+STATUS_GROUPS = {OPEN: OPEN_STATUSES, DONE: DONE_STATUSES}
 SORTS = {
     "-received": ("-received_on", "-id"),
     "due": (F("current_due").asc(nulls_last=True), "id"),
@@ -158,8 +161,10 @@ class ProblemFilter(BootstrapMixin, forms.Form):
 
     q = forms.CharField(label=_("搜索"), required=False, max_length=100)
     status = forms.ChoiceField(
-        label=_("状态"), required=False, choices=[("", _("全部状态")), (OPEN, _("计时中（未办结）")), *Status.choices]
-    )
+        label=_("状态"), required=False,
+        choices=[("", _("全部状态")), (OPEN, _("计时中（未办结）")), (DONE, _("已办结（含回访、销号）")),
+                 *Status.choices],
+    )  # fmt: skip
     category = forms.ChoiceField(label=_("类别"), required=False, choices=[("", _("全部类别")), *Category.choices])
     severity = forms.ChoiceField(label=_("性质"), required=False, choices=[("", _("全部")), *Severity.choices])
     source = forms.ChoiceField(label=_("来源"), required=False, choices=[("", _("全部来源")), *Source.choices])
@@ -173,8 +178,10 @@ class ProblemFilter(BootstrapMixin, forms.Form):
     sort = forms.ChoiceField(label=_("排序"), required=False, choices=list(SORT_LABELS.items()))
     overdue = forms.BooleanField(label=_("只看逾期"), required=False)
     supervised = forms.BooleanField(label=_("只看挂牌督办"), required=False)
+    on_time = forms.BooleanField(label=_("按期办结"), required=False)
 
-    CHECKBOXES = ("overdue", "supervised")
+    # Shown as check boxes under the drop-downs (templates/problems/list.html).
+    CHECKBOXES = ("overdue", "supervised", "on_time")
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -196,8 +203,8 @@ class ProblemFilter(BootstrapMixin, forms.Form):
             problems = problems.filter(
                 Q(title__icontains=q) | Q(description__icontains=q) | Q(project__name__icontains=q)
             )
-        if data.get("status") == OPEN:
-            problems = problems.filter(status__in=OPEN_STATUSES)
+        if group := STATUS_GROUPS.get(data.get("status")):
+            problems = problems.filter(status__in=group)
         elif value := data.get("status"):
             problems = problems.filter(status=value)
         for field in ("category", "severity", "source", "lead_unit", "project"):
@@ -207,6 +214,8 @@ class ProblemFilter(BootstrapMixin, forms.Form):
             problems = problems.filter(status__in=OPEN_STATUSES, current_due__lt=today)
         if data.get("supervised"):
             problems = problems.filter(supervised=True)
+        if data.get("on_time"):
+            problems = problems.filter(resolved_on_time=True)
         if light := data.get("light"):
             problems = problems.filter(light_q(light, today, cfg or clock.load_config()))
         return problems.order_by(*SORTS[data.get("sort") or "-received"])

@@ -7,12 +7,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from keyprojects.org.models import Unit
 from keyprojects.projects.models import (
     Batch,
     BatchMembership,
+    FinancingModel,
     Industry,
     Level,
     Phase,
@@ -31,6 +33,12 @@ SORTS = {
     "-planned_start": ("-planned_start", "-id"),
     "-updated_at": ("-updated_at", "-id"),
 }
+# 阶段及以后: a project that has reached a stage is in it or in a later one (`Stage.reached`).
+REACHED_CHOICES = [
+    ("", _("不限")),
+    *((value, format_lazy(_("{stage}及以后"), stage=label)) for value, label in Stage.choices),
+]
+
 SORT_LABELS = {
     "-id": _("最新建档"),
     "name": _("名称"),
@@ -90,6 +98,7 @@ class ProjectFilter(forms.Form):
 
     q = forms.CharField(label=_("搜索"), required=False, max_length=100)
     stage = forms.ChoiceField(label=_("阶段"), required=False, choices=[("", _("全部阶段")), *Stage.choices])
+    reached = forms.ChoiceField(label=_("阶段及以后"), required=False, choices=REACHED_CHOICES)
     status = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部状态")), *Status.choices])
     level = forms.ChoiceField(label=_("级别"), required=False, choices=[("", _("全部级别")), *Level.choices])
     size_band = forms.ModelChoiceField(
@@ -97,6 +106,9 @@ class ProjectFilter(forms.Form):
     )
     industry = forms.ModelChoiceField(
         label=_("行业"), required=False, queryset=Industry.objects.all(), empty_label=_("全部行业")
+    )
+    financing_model = forms.ModelChoiceField(
+        label=_("融资模式"), required=False, queryset=FinancingModel.objects.all(), empty_label=_("全部融资模式")
     )
     town = forms.ModelChoiceField(
         label=_("乡镇街道"), required=False, queryset=Unit.objects.filter(kind=Unit.Kind.TOWN),
@@ -121,9 +133,11 @@ class ProjectFilter(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         if q := (data.get("q") or "").strip():
             projects = projects.filter(Q(name__icontains=q) | Q(code__icontains=q) | Q(owner_name__icontains=q))
-        for field in ("stage", "status", "level", "industry", "town", "responsible_unit"):
+        for field in ("stage", "status", "level", "industry", "financing_model", "town", "responsible_unit"):
             if value := data.get(field):
                 projects = projects.filter(**{field: value})
+        if reached := data.get("reached"):
+            projects = projects.filter(stage__in=Stage.reached(reached))
         if band := data.get("size_band"):
             projects = projects.filter(total_investment__gte=band.min_investment)
         phase, batch = data.get("phase"), data.get("batch")

@@ -34,6 +34,11 @@ class Stage(models.TextChoices):
     def order(cls, stage: str) -> int:
         return list(cls.values).index(stage)
 
+    @classmethod
+    def reached(cls, stage: str) -> list[str]:
+        """`stage` and every later stage: where a project that has reached `stage` can be now."""
+        return list(cls.values)[cls.order(stage) :]
+
 
 # Stages from which a project must carry an actual date.
 STAGE_REQUIRES = {
