@@ -308,6 +308,13 @@ class MonthlyReport(models.Model):
         ]  # fmt: skip
         indexes = [
             models.Index(fields=["project", "period"], name="report_project_period_idx"),
+            # Covering the roll-ups: a project's counted totals of a month are read from the index alone
+            # (`rates.compute_completion_table`). By (year, month), not `period`: SQLite never treats an
+            # index holding a generated column as covering.
+            models.Index(
+                fields=["project", "year", "month", "status", "ytd_investment", "since_start_investment"],
+                name="report_month_totals_idx",
+            ),
             models.Index(fields=["period", "status"], name="report_period_status_idx"),
         ]
         verbose_name = _("月报")

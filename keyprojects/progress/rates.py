@@ -56,6 +56,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from keyprojects.org.models import Unit
 from keyprojects.progress.models import (
     COUNTED_STATUSES,
     AnnualPlan,
@@ -66,7 +67,7 @@ from keyprojects.progress.models import (
     ReportStatus,
     period_of,
 )
-from keyprojects.projects.models import Level, Project, SizeBand, Stage, StageTransition, Status
+from keyprojects.projects.models import Industry, Level, Project, SizeBand, Stage, StageTransition, Status
 from keyprojects.rollups.cache import cached, queryset_key
 
 ZERO = Decimal("0")
@@ -246,26 +247,23 @@ def _key_expression(group_by: str, prefix: str, bands: list[SizeBand]):
     raise ValueError(f"unknown grouping {group_by!r}; use one of {sorted(GROUPINGS)}")
 
 
-LABEL_FIELDS = {
-    "unit": ("responsible_unit__name", "responsible_unit__short_name"),
-    "town": ("town__name", "town__short_name"),
-    "industry": ("industry__name",),
-}
+def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
+    """The display names of the group keys (one small query for units, towns and industries).
 
-
-def _label(group_by: str, key: Any, values: dict[str, Any]) -> str:
+    Read apart from the roll-up so that its GROUP BY stays on the key alone (no join to the names)."""
+    ids = [k for k in keys if k is not None]
     if group_by in ("unit", "town"):
-        if key is None:
-            return NO_TOWN_LABEL
-        prefix = "responsible_unit" if group_by == "unit" else "town"
-        return values.get(f"{prefix}__short_name") or values.get(f"{prefix}__name") or str(key)
+        names = {pk: short or name for pk, name, short in Unit.objects.filter(pk__in=ids)
+                 .values_list("pk", "name", "short_name")}  # fmt: skip
+        return {k: NO_TOWN_LABEL if k is None else names.get(k, str(k)) for k in keys}
     if group_by == "industry":
-        return values.get("industry__name") or str(key)
+        names = dict(Industry.objects.filter(pk__in=ids).values_list("pk", "name"))
+        return {k: names.get(k, str(k)) for k in keys}
     if group_by == "level":
-        return str(Level(key).label) if key in Level.values else str(key)
+        return {k: str(Level(k).label) if k in Level.values else str(k) for k in keys}
     if group_by == "district":
-        return DISTRICT_LABEL
-    return str(key)
+        return {k: DISTRICT_LABEL for k in keys}
+    return {k: str(k) for k in keys}
 
 
 COMMISSIONED_STAGES = [Stage.COMMISSIONED, Stage.EFFECTIVE]
@@ -326,9 +324,9 @@ def completion_table(projects: QuerySet[Project], year: int, month: int, group_b
 def compute_completion_table(projects: QuerySet[Project], year: int, month: int, group_by: str = "unit") -> RateTable:
     """`completion_table` without the cache.
 
-    Five queries at most, whatever the number of projects: size bands (for that grouping), projects
-    with their totals, plans (as they are, and the older versions of plans revised later), and
-    commissionings. Totals come from the stored `ytd_investment` / `since_start_investment` of each
+    Six queries at most, whatever the number of projects: size bands (for that grouping), projects
+    with their totals, plans (as they are, and the older versions of plans revised later),
+    commissionings, and the groups' names. Totals come from the stored `ytd_investment` / `since_start_investment` of each
     project's latest counted report, which the domain keeps equal to the sums they stand for.
     """
     if group_by not in GROUPINGS:
@@ -360,11 +358,12 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
         applies |= Q(investment_baseline__first_year=year + 1, investment_baseline__first_month=1)
     applies_in_year = Q(investment_baseline__first_year=year, investment_baseline__first_month__lte=month + 1)
     reported = Q(_report__id__isnull=False)
-    label_fields = LABEL_FIELDS.get(group_by, ())
     project_rows = (
         projects.order_by()
         .annotate(
-            _report=FilteredRelation("monthly_reports", condition=Q(monthly_reports__period=period,
+            # By (year, month) rather than period, to read the covering `report_month_totals_idx`.
+            _report=FilteredRelation("monthly_reports", condition=Q(monthly_reports__year=year,
+                                                                    monthly_reports__month=month,
                                                                     monthly_reports__status__in=COUNTED_STATUSES)),
             _plan=FilteredRelation("annual_plans", condition=Q(annual_plans__year=year)),
         )
@@ -388,7 +387,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
                 output_field=money,
             ),
         )
-        .values("_k", *label_fields)
+        .values("_k")
         .annotate(
             n=Count("pk"),
             total=Sum("total_investment"),
@@ -402,7 +401,6 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
     )  # fmt: skip
     for values in project_rows:
         r = row(values["_k"])
-        r.label = _label(group_by, values["_k"], values)
         r.projects += values["n"]
         r.total_investment += values["total"] or ZERO
         r.started += values["started"]
@@ -467,6 +465,9 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
         r.commissioned += values["n"]
         r.commissioned_targeted += values["targeted"]
 
+    labels = _labels(group_by, list(rows))
+    for r in rows.values():
+        r.label = labels[r.key]
     ordered = sorted(rows.values(), key=lambda r: (r.key is None, _sort_key(group_by, r, bands)))
     total = RateRow(key="total", label="合计", year=year, month=month)
     for r in ordered:

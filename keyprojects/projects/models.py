@@ -256,6 +256,9 @@ class StageTransition(models.Model):
 
     class Meta:
         ordering = ["happened_on", "id"]
+        # The year's commissionings (rates, cockpit) start from the few transitions to a stage in a date
+        # range instead of every project's timeline.
+        indexes = [models.Index(fields=["to_stage", "happened_on", "project"], name="transition_stage_date_idx")]
         verbose_name = _("阶段变更")
         verbose_name_plural = _("阶段变更")
 
