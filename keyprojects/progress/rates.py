@@ -326,8 +326,9 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
 
     Six queries at most, whatever the number of projects: size bands (for that grouping), projects
     with their totals, plans (as they are, and the older versions of plans revised later),
-    commissionings, and the groups' names. Totals come from the stored `ytd_investment` / `since_start_investment` of each
-    project's latest counted report, which the domain keeps equal to the sums they stand for.
+    commissionings, and the groups' names. Totals come from the stored `ytd_investment` /
+    `since_start_investment` of each project's latest counted report, which the domain keeps equal to
+    the sums they stand for.
     """
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}; use one of {sorted(GROUPINGS)}")
