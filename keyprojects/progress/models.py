@@ -315,6 +315,8 @@ class MonthlyReport(models.Model):
                 fields=["project", "year", "month", "status", "ytd_investment", "since_start_investment"],
                 name="report_month_totals_idx",
             ),
+            # Covering the cockpit's monthly curve: the counted investment of every month of two years.
+            models.Index(fields=["year", "month", "status", "investment", "project"], name="report_curve_idx"),
             models.Index(fields=["period", "status"], name="report_period_status_idx"),
         ]
         verbose_name = _("月报")

@@ -583,11 +583,14 @@ def overdue_reports(projects: QuerySet[Project], year: int, month: int, *, today
     if today <= due:
         return []
     report = MonthlyReport.objects.filter(project=OuterRef("pk"), year=year, month=month)
+    pending = [ReportStatus.DRAFT, ReportStatus.RETURNED]
     rows = (
         expected_reporters(projects, year, month)
+        # One NOT EXISTS per project (the report index alone); the report's status and id are then
+        # looked up only for the late ones.
+        .filter(~Exists(report.exclude(status__in=pending)))
         .order_by()
         .annotate(_status=Subquery(report.values("status")[:1]), _report=Subquery(report.values("pk")[:1]))
-        .filter(Q(_status__isnull=True) | Q(_status__in=[ReportStatus.DRAFT, ReportStatus.RETURNED]))
         .values("pk", "name", "responsible_unit_id", "responsible_unit__name", "responsible_unit__short_name",
                 "_status", "_report")
         .order_by("responsible_unit_id", "pk")
