@@ -521,7 +521,7 @@ def filled(w) -> bytes:
 
 
 def test_an_oversized_file_is_refused(w, monkeypatch):
-    monkeypatch.setattr(excel_import, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading.MAX_UPLOAD_BYTES", 1000)
     assert "文件超过" in messages(refused(w.dispatcher, filled(w)))
 
 
@@ -584,10 +584,10 @@ def test_a_zip_bomb_is_refused_from_its_directory(w):
 
 def test_too_many_entries_or_too_much_uncompressed_data_is_refused(w, monkeypatch):
     data = filled(w)
-    monkeypatch.setattr(excel_import, "MAX_ENTRIES", 5)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading.MAX_ENTRIES", 5)
     assert "条目过多" in messages(refused(w.dispatcher, data))
-    monkeypatch.setattr(excel_import, "MAX_ENTRIES", 300)
-    monkeypatch.setattr(excel_import, "MAX_UNCOMPRESSED", 10_000)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading.MAX_ENTRIES", 300)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading.MAX_UNCOMPRESSED", 10_000)
     assert "解压后过大" in messages(refused(w.dispatcher, data))
 
 
@@ -612,7 +612,7 @@ def test_entity_bombs_and_xxe_are_refused(w, payload, monkeypatch):
     assert "XML" in messages(refused(w.dispatcher, data))
     # Without the scan, openpyxl's defusedxml refuses it too (the second line of defence).
     assert openpyxl.DEFUSEDXML
-    monkeypatch.setattr(excel_import, "_scan_xml", lambda zf, info: None)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading._scan_xml", lambda zf, info: None)
     assert "XML" in messages(refused(w.dispatcher, data))
 
 
@@ -623,7 +623,7 @@ def test_an_internal_entity_in_the_real_sheet_is_refused_by_defusedxml(w, monkey
         sheet = zf.read("xl/worksheets/sheet1.xml").decode()
     head, rest = sheet.split("<worksheet", 1)
     bomb = head + '<!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet' + rest.replace("<t>1</t>", "<t>&a;</t>", 1)
-    monkeypatch.setattr(excel_import, "_scan_xml", lambda zf, info: None)
+    monkeypatch.setattr("keyprojects.progress.excel_import.reading._scan_xml", lambda zf, info: None)
     assert "XML" in messages(refused(w.dispatcher, rezip(data, replace={"xl/worksheets/sheet1.xml": bomb.encode()})))
 
 
