@@ -508,6 +508,25 @@ def test_a_month_reported_twice_is_refused(client, w):
     assert MonthlyReport.objects.count() == 1
 
 
+def test_absurd_month_in_the_address_opens_the_form_for_last_month(client, w):
+    ent = signed_in(client, w, "enterprise")
+    for year, month in (("99999999999999999999999", "1"), ("2026", "-99999999999999999999"), ("1", "13")):
+        r = ent.get(reverse("report-create", args=[w.project_a.pk]), {"year": year, "month": month})
+        assert r.status_code == 200
+        assert r.context["form"].initial == {"year": LAST[0], "month": LAST[1]}
+    assert not MonthlyReport.objects.exists()
+
+
+def test_deleting_a_draft_changed_since_the_page_was_loaded_is_refused(client, w):
+    report = draft(w)
+    loaded_version = report.version
+    domain.update_report(report, by=w.enterprise, data={"investment": Decimal("7")})
+    ent = signed_in(client, w, "enterprise")
+    r = ent.post(reverse("report-delete", args=[report.pk]), {"version": loaded_version})
+    assert r.status_code == 409
+    assert MonthlyReport.objects.get(pk=report.pk).investment == Decimal("7")
+
+
 def test_out_of_scope_project_is_not_found(client, w):
     ent = signed_in(client, w, "enterprise")
     r = ent.post(

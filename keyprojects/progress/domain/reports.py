@@ -158,10 +158,13 @@ def update_report(report: MonthlyReport, *, by: User, data: dict[str, Any], expe
 
 
 @transaction.atomic
-def delete_draft(report: MonthlyReport, *, by: User) -> None:
-    """Delete a draft that was never submitted (a report once submitted is kept for ever)."""
+def delete_draft(report: MonthlyReport, *, by: User, expected_version: int | None = None) -> None:
+    """Delete a draft that was never submitted (a report once submitted is kept for ever).
+
+    With `expected_version` (the page's form), a draft changed since the page was loaded is not deleted:
+    the user first sees what was saved (`ConflictError`)."""
     access.ensure_project_visible(by, report.project)
-    current = _lock_report(report, None)
+    current = _lock_report(report, expected_version)
     _refuse(access.filing_refusal(by, current.project, current))
     if current.status != ReportStatus.DRAFT or current.submission_hash:
         raise _state_error(current, "删除（只有从未提交的草稿可以删除）")

@@ -65,10 +65,16 @@ def report_create(request: HttpRequest, pk: int) -> HttpResponse:
     _may_file(user, project)
     initial_year, initial_month = last_month(today)
     try:
-        initial_year = int(request.GET.get("year", initial_year))
-        initial_month = int(request.GET.get("month", initial_month))
+        asked_year, asked_month = (
+            int(request.GET.get("year", initial_year)),
+            int(request.GET.get("month", initial_month)),
+        )
     except ValueError:
         pass
+    else:
+        # Only a plausible month preselects the form (an absurd one would overflow the database lookup).
+        if 2000 <= asked_year <= 2100 and 1 <= asked_month <= 12:
+            initial_year, initial_month = asked_year, asked_month
     if request.method == "GET":
         existing = MonthlyReport.objects.filter(project=project, year=initial_year, month=initial_month).first()
         if existing:
@@ -295,7 +301,7 @@ def report_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             domain.confirm(report, by=user, expected_version=version)
         else:
             project_pk = report.project_id
-            domain.delete_draft(report, by=user)
+            domain.delete_draft(report, by=user, expected_version=version)
             messages.success(request, _("草稿已删除。"))
             return redirect("project-reports", pk=project_pk)
     except domain.ConflictError as exc:
