@@ -341,7 +341,7 @@ def test_cockpit_page_shows_the_figures_with_their_links(cw, client):
     assert "65.9" in body and "78.60亿元" in body
     assert f'href="/projects/?size_band={SizeBand.objects.get(name="≥50亿").pk}"' in body
     assert 'href="/problems/?overdue=on"' in body
-    assert "月度点评尚未上线" in body  # the ranking says what it is based on
+    assert "尚无已印发的月点评，按年度投资完成率排序" in body  # the ranking says what it is based on
     assert 'id="kp-cockpit"' in body and "<script>" not in body  # data by json_script, no inline scripts
     assert "vendor/echarts.min.js" in body and "js/dashboard.js" in body
 

@@ -71,7 +71,14 @@ def dashboard(request, params: Query[DashboardQuery]):
     """驾驶舱的全部数据（本人数据范围内）：项目数与总投资（按规模档次）、年度投资完成率与时序进度、
     开工率/竣工率/投产率、问题在办/逾期/按期办结、月报逾期未报、按月累计完成投资（本年、上年、按时序进度应完成）、
     按行业/乡镇街道/级别/融资模式/阶段/状态的分布、推进漏斗、“三个一批”各期、责任单位排名、逾期问题。
-    每个数字带 `link`：打开对应的项目或问题清单（清单暂不能筛选的为 null）。金额为万元字符串，比率为百分数字符串。"""
+    每个数字带 `link`：打开对应的项目或问题清单（清单暂不能筛选的为 null）。金额为万元字符串，比率为百分数字符串。
+
+    `ranking` 为驾驶舱显示的单位排名：本人可查看的、所选月份（或之前）最近一期已印发月点评的排名，
+    名次、单位与各项指标值均取自该文件的数据快照（`source` 为 `review`；`bulletin` 含文件 id、标题、文号、
+    印发时间及页面链接；`indicators` 为排名指标；`tables` 为乡镇街道、区直部门两张表，每行 `unit_id`、`name`、
+    `rank`、`values`（指标代码 → 百分数字符串）、`ranks`（单项名次））；尚无已印发的月点评或本人无权查看通报文件时，
+    按年度投资完成率对责任单位排序（`source` 为 `completion`，`bulletin` 为 null）。
+    `unit_ranking` 始终为按完成情况表计算的责任单位排名。"""
     user = _business_user(request)
     today = timezone.localdate()
     default_year, default_month = last_month(today)

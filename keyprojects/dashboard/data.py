@@ -3,6 +3,11 @@
 Money is a decimal string in 万元 ("150000.00"), rates are percentage strings to 0.1 ("112.9", above 100
 as they are), None when there is nothing to divide by. Labels follow the active language; links are
 the lists behind each figure (None where the lists cannot select the figure's set yet).
+
+`ranking` is the unit ranking the cockpit shows: the latest issued 月点评's (names, ranks and indicator
+values exactly as the bulletin's snapshot stores them, with a link to the bulletin), or, before any is
+issued (or for a user who may not open it), the completion table's responsible units by 年度投资完成率.
+`unit_ranking` stays the completion table's ranking (the big screen's chart).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, pgettext, pgettext_lazy
 
 from keyprojects.dashboard.figures import PIPELINE, Cockpit, Group, project_link, unit_ranking
 from keyprojects.funding.models import Step
@@ -21,6 +28,18 @@ from keyprojects.progress import rates
 from keyprojects.projects.models import Batch, Level, Stage, Status
 
 CENT = Decimal("0.01")
+# Texts a 月点评's snapshot stores in Chinese (`bulletins.snapshot`: table titles, indicator names and short
+# names), marked here for the catalogue and translated when shown; a text the catalogue lacks is shown as
+# stored. The short names have a context: "投资完成率" alone is also the rates page's title.
+INDICATOR_SHORT = "ranking indicator"
+SNAPSHOT_TEXTS = (
+    gettext_noop("乡镇街道"), gettext_noop("区直部门"),
+    gettext_noop("年度投资完成率"), gettext_noop("开工率"), gettext_noop("月报按时报送率"),
+    gettext_noop("问题按期办结率"), gettext_noop("企业满意率"), gettext_noop("问题办结率"),
+    pgettext_lazy("ranking indicator", "投资完成率"), pgettext_lazy("ranking indicator", "开工率"),
+    pgettext_lazy("ranking indicator", "按时报送率"), pgettext_lazy("ranking indicator", "按期办结率"),
+    pgettext_lazy("ranking indicator", "满意率"), pgettext_lazy("ranking indicator", "办结率"),
+)  # fmt: skip
 
 
 def money(value: Decimal | None) -> str | None:
@@ -168,6 +187,7 @@ def cockpit_data(fig: Cockpit) -> dict[str, Any]:
             }  # fmt: skip
             for r in unit_ranking(fig.table)
         ],
+        "ranking": _ranking(fig),
         "overdue_problems": [{**p, "due": p["due"].isoformat()} for p in fig.overdue_problems],
         "links": {
             "rates": links["rates"],
@@ -175,6 +195,64 @@ def cockpit_data(fig: Cockpit) -> dict[str, Any]:
             "overdue_problems": links["problems_overdue"],
             "reports_late": links["reports_late"],
         },  # fmt: skip
+    }
+
+
+def _stored(text: str | None, context: str | None = None) -> str:
+    """A Chinese text from a snapshot in the active language (as stored when the catalogue lacks it)."""
+    if not text:
+        return ""  # gettext("") would be the catalogue's header
+    return pgettext(context, text) if context else _(text)
+
+
+def _rank_row(unit_id: Any, name: str, rank: int | None, values: dict, ranks: dict) -> dict[str, Any]:
+    return {"unit_id": unit_id, "name": name, "rank": rank, "values": values, "ranks": ranks}
+
+
+def _ranking(fig: Cockpit) -> dict[str, Any]:
+    """The unit ranking the cockpit shows: the latest issued 月点评's, else the completion table's."""
+    review = fig.review
+    if review is None:
+        rows = [
+            _rank_row(r.key, r.label, i, {"annual_rate": percent(r.annual_rate)}, {"annual_rate": i})
+            for i, r in enumerate(unit_ranking(fig.table), start=1)
+        ]
+        return {
+            "source": "completion",
+            "title": _("责任单位排名（年度投资完成率）"),
+            "note": _("尚无已印发的月点评，按年度投资完成率排序"),
+            "bulletin": None,
+            "indicators": [{"code": "annual_rate", "name": _("年度投资完成率"), "short": _("完成率")}],
+            "tables": [{"key": "unit", "title": _("责任单位"), "rows": rows}],
+        }
+    indicators = [
+        {"code": i.get("code"), "name": _stored(i.get("name")), "short": _stored(i.get("short"), INDICATOR_SHORT)}
+        for i in review.indicators
+    ]
+    tables = [
+        {
+            "key": t["key"],
+            "title": _stored(t["title"]),
+            "rows": [_rank_row(r["id"], r["name"], r["rank"], r["values"], r["ranks"]) for r in t["rows"]],
+        }
+        for t in review.tables
+    ]
+    return {
+        "source": "review",
+        "title": _("%(year)s年%(month)s月月点评 排名") % {"year": review.year, "month": review.month},
+        "note": _("以%(indicator)s定总名次（括号内为单项名次，并列者名次相同）。")
+        % {"indicator": indicators[0]["name"] if indicators else ""},
+        "bulletin": {
+            "id": review.id,
+            "title": review.title,
+            "document_number": review.document_number,
+            "issued_at": timezone.localtime(review.issued_at).isoformat() if review.issued_at else None,
+            "year": review.year,
+            "month": review.month,
+            "link": reverse("bulletin-detail", args=[review.id]),
+        },
+        "indicators": indicators,
+        "tables": tables,
     }
 
 

@@ -2,8 +2,11 @@
 
 **One definition of each number.** What other modules define is read from them, never re-stated:
 
-- investment against plan, 时序进度, 开工率/竣工率/投产率 and the unit ranking: the completion table of
-  `progress.rates` grouped by responsible unit (its total row is the district's headline);
+- investment against plan, 时序进度, 开工率/竣工率/投产率: the completion table of `progress.rates` grouped
+  by responsible unit (its total row is the district's headline);
+- the unit ranking: the latest issued 月点评 the user may open (`bulletins.access`), as its snapshot stores
+  it, never recomputed (`review`); before any is issued, the completion table's units by 年度投资完成率
+  (`unit_ranking`);
 - problems open, overdue, resolved, resolved on time, 办结率/按期办结率/满意率: `problems.figures.scope_figures`;
 - reports late: `progress.rates.overdue_reports` (the same list as the overdue-reports page);
 - which reports count: `progress.rates.counted_reports()`.
@@ -42,6 +45,9 @@ from django import forms
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 
+from keyprojects.bulletins.models import Bulletin
+from keyprojects.bulletins.models import Kind as BulletinKind
+from keyprojects.bulletins.models import Status as BulletinStatus
 from keyprojects.funding import figures as funding_figures
 from keyprojects.org.models import Unit
 from keyprojects.problems import figures as problem_figures
@@ -66,14 +72,15 @@ from keyprojects.rollups.cache import cached, queryset_key
 ZERO = Decimal("0")
 TOPICS = ("projects", "progress", "problems", "funding")
 # Part of the cache key: raise it when `Cockpit` changes shape or what it holds (3: the links of the
-# funnel, the financing models and the resolved problems), so that a shared cache (Redis) never hands a
-# new release an entry pickled by the old one.
-VERSION = 3
+# funnel, the financing models and the resolved problems; 4: the latest issued 月点评's ranking), so that
+# a shared cache (Redis) never hands a new release an entry pickled by the old one.
+VERSION = 4
 FUNNEL = (Stage.SIGNED, Stage.STARTED, Stage.COMMISSIONED, Stage.EFFECTIVE)
 # The pipeline of the projects signed in a phase: (key, the stage reached).
 PIPELINE = (("performed", Stage.PREPARATION), ("started", Stage.STARTED), ("commissioned", Stage.COMMISSIONED),
             ("effective", Stage.EFFECTIVE))  # fmt: skip
 OVERDUE_LIST = 10
+REVIEW_TABLES = ("town", "unit")  # the 月点评's tables in the bulletin's order (towns, then departments)
 
 
 # --- links -------------------------------------------------------------------------------------------------
@@ -147,6 +154,25 @@ class Curve:
 
 
 @dataclass
+class Review:
+    """The ranking of an issued 月点评 exactly as its snapshot stores it (`bulletins.snapshot.monthly`).
+
+    `tables`: one per kind of unit ("town" 乡镇街道, "unit" 区直部门), each {"key", "title", "rows"}, a row
+    {"id", "name", "rank", "values": {indicator: "75.0" | None}, "ranks": {indicator: 1 | None}} in the
+    bulletin's order (by the first indicator, ties sharing a rank).
+    """
+
+    id: int
+    title: str
+    document_number: str
+    issued_at: datetime.datetime | None
+    year: int
+    month: int
+    indicators: list[dict[str, str]]  # {"code", "name", "short"}, the first one decides the rank
+    tables: list[dict[str, Any]]
+
+
+@dataclass
 class Cockpit:
     year: int
     month: int
@@ -165,24 +191,44 @@ class Cockpit:
     reports_due: datetime.date
     links: dict[str, str | None]
     environment: dict[str, Any]  # chains, buildings, service matters, funding (`funding.figures.cockpit`)
+    review: Review | None = None  # the latest issued 月点评's ranking; None: rank by `unit_ranking(table)`
+
+
+def latest_review(bulletins: QuerySet[Bulletin], year: int, month: int) -> int | None:
+    """The id of the latest issued 月点评 among `bulletins` (the ones the user may open, `visible_bulletins`)
+    that reviews (year, month) or an earlier month; None when there is none. One query, none for an
+    empty queryset (a user who may not read bulletins).
+    """
+    month_end = datetime.date(year + month // 12, month % 12 + 1, 1) - datetime.timedelta(days=1)
+    return (
+        bulletins.filter(kind=BulletinKind.MONTHLY, status=BulletinStatus.ISSUED, period_end__lte=month_end)
+        .order_by("-period_end", "-as_of", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], year: int, month: int, *,
-            today: datetime.date) -> Cockpit:  # fmt: skip
+            today: datetime.date, review_id: int | None = None) -> Cockpit:  # fmt: skip
     """The cockpit's figures over a scope (`visible_projects(user)`, `visible_problems(user)`).
 
-    One cache entry per (scope, year, month, day), recomputed on the next load after any project,
-    report, plan or problem changes (`rollups.cache`); one query when nothing changed.
+    `review_id`: the 月点评 whose ranking to show (`latest_review` over what the user may open), None for
+    the completion table's ranking. One cache entry per (scope, year, month, day, review), recomputed on
+    the next load after any project, report, plan or problem changes (`rollups.cache`); one query when
+    nothing changed. An issued bulletin never changes (`Bulletin.save` and a database trigger refuse), so
+    its id in the key is its content: a newly issued review is a new id, hence a new entry.
     """
     if not 1 <= month <= 12:
         raise ValueError("month must be 1..12")
-    parts = (VERSION, queryset_key(projects), queryset_key(problems), year, month, today)
-    return cached("cockpit", TOPICS, parts, lambda: compute_cockpit(projects, problems, year, month, today=today))
+    parts = (VERSION, queryset_key(projects), queryset_key(problems), year, month, today, review_id)
+    return cached("cockpit", TOPICS, parts, lambda: compute_cockpit(projects, problems, year, month, today=today,
+                                                                    review_id=review_id))  # fmt: skip
 
 
 def compute_cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], year: int, month: int, *,
-                    today: datetime.date) -> Cockpit:  # fmt: skip
-    """`cockpit` without the cache: about twenty queries, whatever the number of projects."""
+                    today: datetime.date, review_id: int | None = None) -> Cockpit:  # fmt: skip
+    """`cockpit` without the cache: about twenty queries, whatever the number of projects (one more
+    with a review)."""
     table = rates.completion_table(projects, year, month, "unit")
     bands = list(SizeBand.objects.order_by("min_investment"))
     categories, stages = _project_groups(projects, bands)
@@ -219,7 +265,37 @@ def compute_cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], ye
         reports_due=_due(year, month, settings),
         links=links,
         environment=funding_figures.cockpit(projects),
+        review=_review(review_id) if review_id is not None else None,
     )
+
+
+def _review(pk: int) -> Review | None:
+    """The ranking part of an issued 月点评's snapshot: one query (None if it is not an issued 月点评)."""
+    row = (
+        Bulletin.objects.filter(pk=pk, kind=BulletinKind.MONTHLY, status=BulletinStatus.ISSUED)
+        .values("pk", "title", "document_number", "issued_at", "figures")
+        .first()
+    )
+    if row is None:
+        return None
+    fig = row["figures"] or {}
+    period = fig.get("period") or {}
+    stored = fig.get("tables") or {}
+    tables = []
+    # In the bulletin's order: jsonb (PostgreSQL) does not keep the keys' order.
+    for key in [k for k in REVIEW_TABLES if k in stored] + sorted(k for k in stored if k not in REVIEW_TABLES):
+        table = stored[key]
+        rows = [
+            {"id": r.get("id"), "name": r.get("name", ""), "rank": r.get("rank"), "values": dict(r.get("values") or {}),
+             "ranks": dict(r.get("ranks") or {})}
+            for r in table.get("rows", [])
+        ]  # fmt: skip
+        tables.append({"key": key, "title": table.get("title", ""), "rows": rows})
+    return Review(
+        id=row["pk"], title=row["title"], document_number=row["document_number"], issued_at=row["issued_at"],
+        year=int(period.get("year") or 0), month=int(period.get("month") or 0),
+        indicators=[dict(i) for i in fig.get("indicators", [])], tables=tables,
+    )  # fmt: skip
 
 
 def _due(year: int, month: int, settings: ProgressSettings) -> datetime.date:

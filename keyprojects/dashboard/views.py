@@ -1,7 +1,8 @@
 """The cockpit (驾驶舱), the map (一张图) and the big screen (大屏).
 
 Every page is within the user's data scope: projects from `projects.access.visible_projects`,
-problems from `problems.access.visible_problems`; 三员 accounts (no business data) get 403. Figures
+problems from `problems.access.visible_problems`, the 月点评 behind the ranking from
+`bulletins.access.visible_bulletins`; 三员 accounts (no business data) get 403. Figures
 come from `figures.cockpit` (cached, one definition of each number); charts are drawn by
 static/js/dashboard*.js from data handed over with `json_script`.
 """
@@ -27,6 +28,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from keyprojects.bulletins import access as bulletin_access
 from keyprojects.dashboard import data as cockpit_data
 from keyprojects.dashboard import figures, geo
 from keyprojects.dashboard.models import MapOutline
@@ -72,9 +74,20 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
+def review_for(user, year: int, month: int) -> int | None:
+    """The 月点评 whose ranking the user's cockpit shows: the latest issued one for (or before) the month
+    that the user may open (`bulletins.access`, the bulletin pages' rule); None (no query) for a user who
+    may not read bulletins, whose cockpit ranks the units of the scope by the completion table instead.
+    """
+    if not bulletin_access.can_read(user):
+        return None
+    return figures.latest_review(bulletin_access.visible_bulletins(user), year, month)
+
+
 def cockpit_for(user, year: int, month: int, today: datetime.date) -> figures.Cockpit:
     """The cockpit of one user's scope (the pages and the API ask here)."""
-    return figures.cockpit(access.visible_projects(user), visible_problems(user), year, month, today=today)
+    return figures.cockpit(access.visible_projects(user), visible_problems(user), year, month, today=today,
+                           review_id=review_for(user, year, month))  # fmt: skip
 
 
 def _labels() -> dict:
@@ -111,16 +124,27 @@ def cockpit_body(user, year: int, month: int, today: datetime.date) -> str:
     versions (`rollups.cache`); the page around it (menu, period form) is rendered on every request.
     """
     projects, problems = access.visible_projects(user), visible_problems(user)
+    review_id = review_for(user, year, month)
 
     def render_body() -> str:
-        fig = figures.cockpit(projects, problems, year, month, today=today)
+        fig = figures.cockpit(projects, problems, year, month, today=today, review_id=review_id)
         data = cockpit_data.cockpit_data(fig)
-        ctx = {"data": data, "h": data["headline"], "chart": {**data, "labels": _labels()}}
+        ctx = {"data": data, "h": data["headline"], "chart": {**data, "labels": _labels()},
+               "ranking_tables": _ranking_tables(data["ranking"])}  # fmt: skip
         return render_to_string(BODY_TEMPLATE, ctx)
 
     parts = (figures.VERSION, _template_stamp(BODY_TEMPLATE), queryset_key(projects), queryset_key(problems), year,
-             month, today, get_language())  # fmt: skip
+             month, today, review_id, get_language())  # fmt: skip
     return cached("cockpit-html", figures.TOPICS, parts, render_body)
+
+
+def _ranking_tables(ranking: dict) -> list[dict]:
+    """The ranking's tables with each row's (value, rank) in the indicators' order, for the template."""
+    codes = [i["code"] for i in ranking["indicators"]]
+    return [
+        {**t, "rows": [{**r, "cells": [(r["values"].get(c), r["ranks"].get(c)) for c in codes]} for r in t["rows"]]}
+        for t in ranking["tables"]
+    ]
 
 
 def _template_stamp(name: str) -> tuple[int, int]:
