@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/bulletins.py                 # var/bench_reports.sqlite3, opened read-only
     .venv/bin/python bench/bulletins.py --runs 5 --annual
+    .venv/bin/python bench/bulletins.py --annual --database var/bench_evaluation.sqlite3   # 2,000 units
 
 Reuses bench/reports.py's data set (50,000 projects with 24 months of reports; run that script first
 to build it) and never writes to it: the SQLite file is opened with `mode=ro`, the snapshot is built
@@ -36,19 +37,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each step (default 3)")
     parser.add_argument("--annual", action="store_true", help="also the year-end evaluation document")
     parser.add_argument("--out", help="write the last .docx here (to look at it)")
+    parser.add_argument(
+        "--database", type=Path, default=SQLITE_FILE,
+        help="SQLite file (default var/bench_reports.sqlite3; var/bench_evaluation.sqlite3, built by "
+        "bench/evaluation.py, has the same projects under 2,000 units)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
-def setup() -> None:
-    if not SQLITE_FILE.exists():
-        sys.exit(f"{SQLITE_FILE} is missing: run bench/reports.py first to build the data set.")
+def setup(database: Path) -> None:
+    if not database.exists():
+        sys.exit(f"{database} is missing: run bench/reports.py (or bench/evaluation.py) first to build it.")
     os.environ["DJANGO_SETTINGS_MODULE"] = "keyprojects.settings"
     os.environ["DEBUG"] = "0"
     os.environ["TESTING"] = "1"
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.pop("DATABASE_URL", None)
     # Django's SQLite backend opens NAME as a URI: mode=ro makes every write fail, so the data set stays as it is.
-    os.environ["SQLITE_PATH"] = f"file:{SQLITE_FILE}?mode=ro"
+    os.environ["SQLITE_PATH"] = f"file:{database}?mode=ro"
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -77,7 +83,7 @@ def line(label: str, times: list[float], extra: str = "") -> str:
 
 def main() -> None:
     args = parse_args()
-    setup()
+    setup(args.database.resolve())
     import datetime
 
     from django.core.cache import cache
