@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -177,13 +178,18 @@ def deliver(n: Notification, *, now: datetime.datetime) -> bool:
     return False
 
 
-def deliver_pending(now: datetime.datetime | None = None, *, batch: int = 500) -> tuple[int, int]:
+def deliver_pending(
+    now: datetime.datetime | None = None, *, batch: int = 500, started: float | None = None
+) -> tuple[int, int]:
     """Send the e-mail and webhook rows that are due; (delivered, failed) counts.
 
     Each row is claimed with a conditional UPDATE in autocommit before it is sent, so a second
-    worker running at the same moment skips it.
+    worker running at the same moment skips it. A row's lease runs from when it is claimed: `now`
+    plus the time since `started` (the `time.monotonic()` at which `now` was read; default: this
+    call), or a long pass (slow sends) would claim rows that another worker already takes for stale.
     """
     now = now or timezone.now()
+    started = time.monotonic() if started is None else started
     stale = now - SENDING_LEASE
     due = (
         Notification.objects.filter(
@@ -196,7 +202,7 @@ def deliver_pending(now: datetime.datetime | None = None, *, batch: int = 500) -
     )
     delivered = failed = 0
     for pk, attempts in list(due):
-        if not _claim(pk, attempts, now):
+        if not _claim(pk, attempts, now + datetime.timedelta(seconds=time.monotonic() - started)):
             continue
         n = Notification.objects.select_related("recipient").get(pk=pk)
         n.attempts = attempts

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -69,14 +70,14 @@ class PassResult:
 
 def run_pass(now: datetime.datetime | None = None, *, batch: int = 500) -> PassResult:
     """One pass of the worker at `now` (tests pass a fixed moment)."""
-    now = now or timezone.now()
+    now, started = now or timezone.now(), time.monotonic()
     result = PassResult()
     with context.bind(channel="worker"):
         result.problems, full_problems = process_due_problems(now, batch=batch)
         result.events, result.notifications, full_events = process_events(now, batch=batch)
         funding_worker.run_pass(now)  # funding alerts: idle money, bond money without reported investment
         bulletins_worker.run_pass(now)  # the rhythm: drafts of the review events that fell due
-        result.delivered, result.failed = delivery.deliver_pending(now, batch=batch)
+        result.delivered, result.failed = delivery.deliver_pending(now, batch=batch, started=started)
     result.saturated = full_problems or full_events or result.delivered + result.failed >= batch
     return result
 
