@@ -380,7 +380,10 @@ def _act(fn, *args, **kwargs):
 # ---------------------------------------------------------------------------------------------
 # Endpoints
 
-ACTION_RESPONSES = {200: ProblemDetail, 401: Message, 403: Message, 404: Message, 409: Message, 422: ValidationErrors}
+# 400: the body is not JSON.
+ACTION_RESPONSES = {
+    200: ProblemDetail, 400: Message, 401: Message, 403: Message, 404: Message, 409: Message, 422: ValidationErrors,
+}  # fmt: skip
 
 
 @router.get(
@@ -444,7 +447,7 @@ def get_problem(request, problem_id: int):
 
 @router.patch(
     "/problems/{problem_id}",
-    response={200: ProblemDetail, 400: Message, **{k: v for k, v in ACTION_RESPONSES.items() if k != 200}},
+    response={200: ProblemDetail, **{k: v for k, v in ACTION_RESPONSES.items() if k != 200}},
     summary="修改问题内容",
     operation_id="update_problem",
 )

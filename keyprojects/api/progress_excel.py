@@ -140,7 +140,9 @@ class GroupOut(Schema):
     medium: int
 
 
-class WarningOut(Schema):
+# Not `WarningOut`: that is the monthly report's warning (progress.py), and the OpenAPI document keeps
+# one schema per name, so the forecast's warnings were documented with the other's fields.
+class ForecastWarningOut(Schema):
     project_id: int
     name: str
     code: str | None
@@ -175,7 +177,7 @@ class ForecastOut(Schema):
     total: GroupOut
     units: list[GroupOut]
     warning_count: int
-    warnings: list[WarningOut]
+    warnings: list[ForecastWarningOut]
 
 
 def _month(params: MonthQuery, *, source: str = "query") -> tuple[int, int]:
