@@ -139,3 +139,27 @@ def test_deploy_check_fails_with_demo_accounts_outside_demo_mode(world, settings
         call_command("check", "--deploy", "--tag", "security")
     settings.DEMO_MODE = True
     call_command("check", "--tag", "security")
+
+
+@pytest.mark.second_factor
+def test_admin_roles_get_an_api_token_only_with_their_second_factor(world, client):
+    def token_request(**extra):
+        body = {"username": "auditor", "password": PASSWORD, **extra}
+        return client.post("/api/v1/auth/token", body, content_type="application/json")
+
+    refused = token_request()
+    assert refused.status_code == 401 and "双因素认证" in refused.json()["detail"]
+    assert token_request(otp_code="123456").status_code == 401  # no confirmed device yet
+    device = TOTPDevice.objects.create(user=world.auditor, name="认证器", confirmed=True)
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    wrong = "000000" if code != "000000" else "111111"
+    assert token_request(otp_code=wrong).status_code == 401
+    device.refresh_from_db()
+    device.throttle_reset()  # the wrong code started django-otp's back-off
+    assert token_request(otp_code="12345").status_code == 422  # not six digits
+    issued = token_request(otp_code=code)
+    assert issued.status_code == 200 and issued.json()["token"].startswith("kp_")
+    assert world.auditor.api_tokens.count() == 1
+    # A business user needs no second factor for a token.
+    body = {"username": "dispatcher", "password": PASSWORD}
+    assert client.post("/api/v1/auth/token", body, content_type="application/json").status_code == 200

@@ -1,7 +1,9 @@
 """Bearer tokens for the API: issue (username + password), check on every request, revoke.
 
 Only the SHA-256 of a token is stored. Failed sign-ins are counted per (username, client address)
-in the cache; after too many the pair is refused for a while (等保: 登录失败处理).
+in the cache; after too many the pair is refused for a while (等保: 登录失败处理). The three admin
+roles need their second factor here as on the pages: a token is issued to them only with a valid TOTP
+code from their confirmed device (`otp_code`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp import match_token
 from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
@@ -26,6 +29,8 @@ from keyprojects.api.schemas import Message, TokenIn, TokenOut, ValidationErrors
 from keyprojects.audit.models import AuditRecord
 from keyprojects.audit.trail import record
 from keyprojects.org.models import User
+from keyprojects.security import middleware as session_policy
+from keyprojects.security.models import SecurityPolicy
 
 logger = logging.getLogger("keyprojects.api")
 
@@ -114,13 +119,20 @@ def create_token(request, payload: TokenIn):
     if cache.get(key, 0) >= max_failures:
         raise HttpError(429, _("登录失败次数过多，请15分钟后再试。"))
     user = authenticate(request, username=payload.username, password=payload.password)
+    refusal = None
     if user is None or not user.is_active:
+        refusal = _("用户名或密码错误，或账号已停用。")
+    elif session_policy.needs_second_factor(user, SecurityPolicy.load()) and not (
+        payload.otp_code and match_token(user, payload.otp_code)
+    ):
+        refusal = _("该账号需要双因素认证：请在 otp_code 中填写认证器上的6位动态码（须先在网页上绑定认证器）。")
+    if refusal:
         try:
             cache.incr(key)
         except ValueError:
             cache.set(key, 1, LOCKOUT_SECONDS)
         logger.warning("api sign-in failed for %r from %s", payload.username, _client_address(request))
-        raise HttpError(401, _("用户名或密码错误，或账号已停用。"))
+        raise HttpError(401, refusal)
     cache.delete(key)
     raw, token = issue_token(user, name=payload.name)
     logger.info("api token %s issued to %r", token.pk, user.get_username())

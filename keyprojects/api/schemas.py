@@ -86,6 +86,10 @@ class TokenIn(Schema):
     username: Annotated[Text, Field(max_length=150)]
     password: Annotated[str, Field(max_length=4096)]
     name: Annotated[Text, Field(max_length=60, description="令牌用途，如“年报接口”。")] = ""
+    otp_code: Annotated[
+        str | None,
+        Field(pattern=r"^[0-9]{6}$", description="三员账号（系统、安全、审计管理员）必填：认证器上的6位动态码。"),
+    ] = None
 
 
 class TokenOut(Schema):
