@@ -355,3 +355,17 @@ def test_making_a_monthly_draft_takes_a_bounded_number_of_queries(data, django_a
     b = Bulletin.objects.get(kind=Kind.MONTHLY)
     with django_assert_max_num_queries(2):
         files.docx_bytes(b)
+
+
+def test_word_tables_keep_any_text_readable():
+    """Table rows are written as XML text: markup characters stay text, XML-illegal ones are dropped."""
+    from keyprojects.bulletins import docx as word
+    from keyprojects.bulletins.outline import Outline, Section, Table
+
+    table = Table(title="排名", header=["名次", "单位", "得分"], numeric={2},
+                  rows=[["1", "东街<街道>&“办”", "98.5"], ["2", "西街\x07街道", "90"]])  # fmt: skip
+    outline = Outline(issuing_body="红旗区", number="第1期", title="测试", date="2026年11月27日", kind="monthly",
+                      sections=[Section(heading="一、排名", tables=[table])], draft=False)  # fmt: skip
+    assert docx_tables(word.render(outline)) == [
+        [["名次", "单位", "得分"], ["1", "东街<街道>&“办”", "98.5"], ["2", "西街街道", "90"]]
+    ]

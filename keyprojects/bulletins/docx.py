@@ -11,20 +11,24 @@ through `w:altName`. Rendering reads only the outline (the snapshot), so it is r
 
 from __future__ import annotations
 
-import copy
 import datetime
 import io
+import re
+from xml.sax.saxutils import escape, quoteattr
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Cm, Pt, RGBColor
 
 from keyprojects.bulletins.charts import bar_chart
 from keyprojects.bulletins.outline import Outline, Table
+
+# Characters XML 1.0 cannot hold (a stray control character in a name must not break the document).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 RED = RGBColor(0xC0, 0x00, 0x00)
 FANGSONG = "仿宋_GB2312"
@@ -104,58 +108,32 @@ def _page_number_footer(section) -> None:
     set_run_font(p.add_run(" —"), FANGSONG, 14)
 
 
-def _run_props(font: str, size_half_points: int) -> OxmlElement:
-    rpr = OxmlElement("w:rPr")
-    fonts = OxmlElement("w:rFonts")
+def _run_props(font: str, size_half_points: int) -> str:
+    """A run's font and size as WordprocessingML (w:rPr)."""
     latin = LATIN if font in (FANGSONG, KAITI) else font
-    for key, value in (("w:ascii", latin), ("w:hAnsi", latin), ("w:eastAsia", font), ("w:hint", "eastAsia")):
-        fonts.set(qn(key), value)
-    rpr.append(fonts)
-    for tag in ("w:sz", "w:szCs"):
-        size = OxmlElement(tag)
-        size.set(qn("w:val"), str(size_half_points))
-        rpr.append(size)
-    return rpr
+    size = size_half_points
+    return (
+        f"<w:rPr><w:rFonts w:ascii={quoteattr(latin)} w:hAnsi={quoteattr(latin)} w:eastAsia={quoteattr(font)}"
+        f' w:hint="eastAsia"/><w:sz w:val="{size}"/><w:szCs w:val="{size}"/></w:rPr>'
+    )
 
 
-def _row(values: list[str], props, *, numeric: set[int], header: bool = False) -> OxmlElement:
-    """One table row built as XML (python-docx's add_row/cells are quadratic on long tables)."""
-    tr = OxmlElement("w:tr")
-    if header:
-        trpr = OxmlElement("w:trPr")
-        flag = OxmlElement("w:tblHeader")
-        flag.set(qn("w:val"), "true")
-        trpr.append(flag)
-        tr.append(trpr)
+def _row(values: list[str], props: str, *, numeric: set[int], header: bool = False) -> str:
+    """One table row as WordprocessingML text.
+
+    Rows are written as text and parsed once per table: python-docx's add_row/cells are quadratic on
+    long tables, and even one OxmlElement per node took 14 s for the 30,000 rows of a 2,000-unit 年底总评.
+    """
+    cells = []
     for i, value in enumerate(values):
-        tc = OxmlElement("w:tc")
-        tcpr = OxmlElement("w:tcPr")
-        width = OxmlElement("w:tcW")
-        width.set(qn("w:w"), "0")
-        width.set(qn("w:type"), "auto")
-        tcpr.append(width)
-        tc.append(tcpr)
-        p = OxmlElement("w:p")
-        ppr = OxmlElement("w:pPr")
-        spacing = OxmlElement("w:spacing")
-        spacing.set(qn("w:before"), "0")
-        spacing.set(qn("w:after"), "0")
-        ppr.append(spacing)
-        if header or i in numeric:
-            jc = OxmlElement("w:jc")
-            jc.set(qn("w:val"), "center" if header else "right")
-            ppr.append(jc)
-        p.append(ppr)
-        r = OxmlElement("w:r")
-        r.append(copy.deepcopy(props))
-        t = OxmlElement("w:t")
-        t.set(qn("xml:space"), "preserve")
-        t.text = str(value)
-        r.append(t)
-        p.append(r)
-        tc.append(p)
-        tr.append(tc)
-    return tr
+        align = '<w:jc w:val="center"/>' if header else '<w:jc w:val="right"/>' if i in numeric else ""
+        text = escape(_XML_ILLEGAL.sub("", str(value)))
+        cells.append(
+            f'<w:tc><w:tcPr><w:tcW w:w="0" w:type="auto"/></w:tcPr><w:p><w:pPr><w:spacing w:before="0" w:after="0"/>'
+            f'{align}</w:pPr><w:r>{props}<w:t xml:space="preserve">{text}</w:t></w:r></w:p></w:tc>'
+        )
+    flag = '<w:trPr><w:tblHeader w:val="true"/></w:trPr>' if header else ""
+    return f"<w:tr>{flag}{''.join(cells)}</w:tr>"
 
 
 def _table(doc, table: Table) -> None:
@@ -164,9 +142,10 @@ def _table(doc, table: Table) -> None:
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     body, head = _run_props(FANGSONG, 21), _run_props(HEITI, 21)
-    t._tbl.append(_row(table.header, head, numeric=set(), header=True))
-    for values in table.rows:
-        t._tbl.append(_row(values, body, numeric=table.numeric))
+    rows = [_row(table.header, head, numeric=set(), header=True)]
+    rows.extend(_row(values, body, numeric=table.numeric) for values in table.rows)
+    parsed = parse_xml(f"<w:tbl {nsdecls('w')}>{''.join(rows)}</w:tbl>")
+    t._tbl.extend(list(parsed))
     doc.add_paragraph()
 
 
