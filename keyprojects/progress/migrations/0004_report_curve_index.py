@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('progress', '0003_report_month_totals_index'),
-        ('projects', '0004_transition_stage_date_index'),
+        ("progress", "0003_report_month_totals_index"),
+        ("projects", "0004_transition_stage_date_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='monthlyreport',
-            index=models.Index(fields=['year', 'month', 'status', 'investment', 'project'], name='report_curve_idx'),
+            model_name="monthlyreport",
+            index=models.Index(fields=["year", "month", "status", "investment", "project"], name="report_curve_idx"),
         ),
     ]
