@@ -91,7 +91,7 @@ def test_installing_twice_is_harmless(issued):
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="only SQLite rebuilds tables to alter them")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_sqlite_table_rebuild_loses_the_trigger_and_post_migrate_brings_it_back(world):
     field = Bulletin._meta.get_field("title")
     wider = field.clone()
