@@ -16,8 +16,8 @@ from django.utils import timezone
 from keyprojects.api.auth import issue_token
 from keyprojects.api.models import ApiToken
 from keyprojects.audit.models import AuditRecord
-from keyprojects.org.models import Unit
-from keyprojects.projects import domain
+from keyprojects.org.models import Unit, User
+from keyprojects.projects import access, domain
 from keyprojects.projects.models import (
     ApprovalItem,
     Batch,
@@ -530,6 +530,20 @@ def test_list_uses_a_constant_number_of_queries(world, as_user, django_assert_ma
     if persona == "dispatcher":
         assert len(r.json()["items"]) == 100
     assert len(many) <= 8, [q["sql"] for q in many]
+
+
+@pytest.mark.parametrize("persona", ["dispatcher", "town_officer", "dept_officer"])
+def test_the_token_brings_the_users_roles_in_the_same_query(world, as_user, persona):
+    """Roles are read with the token (no query of their own), and the scope they give is the persona's."""
+    api = as_user(persona)
+    api.get("/projects")  # first use of the token writes last_used_at
+    with CaptureQueriesContext(connection) as queries:
+        r = api.get("/projects", {"limit": 100})
+    assert r.status_code == 200
+    assert not [q["sql"] for q in queries if q["sql"].startswith('SELECT "org_userrole"')]
+    user = getattr(world, persona)
+    expected = set(access.visible_projects(User.objects.get(pk=user.pk)).values_list("pk", flat=True))
+    assert {item["id"] for item in r.json()["items"]} == expected
 
 
 # ---------------------------------------------------------------------------------------------
