@@ -254,7 +254,7 @@ def test_a_failed_export_deletes_its_temporary_file():
         raise RuntimeError("query failed")
 
     with pytest.raises(RuntimeError):
-        excel_export._workbook_file(write)
+        excel_export.workbook_file(write)
     assert files[0].closed
 
 

@@ -1,8 +1,9 @@
 """Excel in and out for funding and the service-matter catalogue.
 
-**Out** (bounded memory, like `progress.excel_export`): openpyxl write-only workbooks into a temporary
-file that the response streams; every text through `excel_common.text_value` (formula-like strings
-become text cells, never formulas); lines read in chunks with one query per chunk for their steps.
+**Out** (bounded memory, like `progress.excel_export`): the district view through the ledger's
+`StreamSheet` (`lib.xlsx_stream`: no formula can be written, formula-like texts get Excel's quote
+prefix), the catalogue through openpyxl write-only with `excel_common.text_value`; both into a
+temporary file that the response streams; lines read in chunks with one query per chunk for their steps.
 
 - `district_file`: sheet "资金汇总" (per fund type and year: projects and amounts at each step, the
   rates) and sheet "资金明细" (every line of the visible projects with its steps and rates).
@@ -58,7 +59,7 @@ from keyprojects.progress.excel_common import (
     temp_workbook_file,
     text_value,
 )
-from keyprojects.progress.excel_export import Sheet
+from keyprojects.progress.excel_export import StreamSheet, workbook_file
 from keyprojects.progress.excel_import import MAX_ROWS, CellError, ImportRefused, open_workbook, read_upload, screen
 from keyprojects.projects.models import Project
 from keyprojects.rollups.cache import bump
@@ -144,29 +145,28 @@ def district_file(user: User, projects: QuerySet[Project], *, year: int | None =
     """The district funding view as a temporary xlsx file (caller streams and closes it)."""
     parts = [f"{year}年" if year else "全部年度", fund_type.name if fund_type else "全部资金类型"]
     stamp = _stamp(user, "范围：" + "，".join(parts) + "（本人可见的项目；审核未通过的资金不计入汇总）")
-    wb = Workbook(write_only=True)
-    summary = Sheet(wb, "资金汇总", SUMMARY_COLUMNS)
-    summary.heading("重点项目资金争取和使用情况汇总", stamp, freeze="C4")
-    for row in figures.district_rows(projects, year=year, fund_type=fund_type):
-        values: list[Any] = [row.fund_type.name, row.year]
-        for key in figures.ROW_KEYS:
-            f = row.figure(key)
-            values += [f.projects, f.amount]
-        values += [row.allocation_rate, row.spending_progress, row.in_place_rate]
-        summary.row(values)
-    detail = Sheet(wb, "资金明细", detail_columns())
-    detail.heading("重点项目资金明细", stamp)
     lines = FundingLine.objects.filter(project__in=projects.values("pk"))
     if year:
         lines = lines.filter(year=year)
     if fund_type is not None:
         lines = lines.filter(fund_type=fund_type)
-    for values in detail_rows(lines, chunk_size=chunk_size):
-        detail.row(values)
-    out = temp_workbook_file()
-    wb.save(out)
-    out.seek(0)
-    return out
+
+    def write(book) -> None:
+        summary = StreamSheet(book, "资金汇总", SUMMARY_COLUMNS, freeze="C4")
+        summary.heading("重点项目资金争取和使用情况汇总", stamp)
+        for row in figures.district_rows(projects, year=year, fund_type=fund_type):
+            values: list[Any] = [row.fund_type.name, row.year]
+            for key in figures.ROW_KEYS:
+                f = row.figure(key)
+                values += [f.projects, f.amount]
+            values += [row.allocation_rate, row.spending_progress, row.in_place_rate]
+            summary.row(values)
+        detail = StreamSheet(book, "资金明细", detail_columns())
+        detail.heading("重点项目资金明细", stamp)
+        for values in detail_rows(lines, chunk_size=chunk_size):
+            detail.row(values)
+
+    return workbook_file(write)
 
 
 # --- the service-matter catalogue ------------------------------------------------------------------------

@@ -10,8 +10,8 @@ A month whose figures were corrected after it was closed says so in the 已更�
 into sheet XML directly. Measured on 50,000 synthetic ledger rows (1.2 M filled cells), writing only:
 openpyxl's write-only mode ≈10.3 µs a cell (12.7 s), XlsxWriter with `constant_memory` ≈6.6 µs a cell
 (8.2 s; 6.9 s through its private undecorated methods), `xlsx_stream` ≈1.4 µs a cell (1.8 s). With
-≈3 s of SQL on top, only the last leaves the export well inside its budget. `Sheet` below (openpyxl
-write-only) stays for the smaller exports that share it (`funding.excel`).
+≈3 s of SQL on top, only the last leaves the export well inside its budget. `StreamSheet` and
+`workbook_file` are shared with the funding export (`funding.excel.district_file`).
 
 **Bounded memory.** Rows go into the zip entry of a temporary file as they are produced (a few hundred
 rows of XML are buffered, then deflated to disk; strings are inline, so no shared-string table grows),
@@ -32,33 +32,20 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from openpyxl import Workbook
 
 from keyprojects.lib import xlsx_stream
 from keyprojects.org.models import User
 from keyprojects.progress import rates
 from keyprojects.progress.excel_common import (
-    BORDER,
-    CENTER,
-    DATE_FORMAT,
     FORMULA_TRIGGERS,
-    HEADER_FILL,
-    HEADER_FONT,
-    MONEY_FORMAT,
-    PERCENT_FORMAT,
-    RESTATED_FILL,
     STREAM_DATE,
     STREAM_HEADER,
     STREAM_MONEY,
     STREAM_PERCENT,
     STREAM_RESTATED,
     STREAM_TITLE,
-    TITLE_FONT,
-    prototype,
     ratio,
-    styled,
     temp_workbook_file,
-    text_value,
 )
 from keyprojects.progress.forecast import with_figures
 from keyprojects.progress.models import COUNTED_STATUSES, AnnualPlan, MonthlyReport, ReportStatus
@@ -112,46 +99,6 @@ def ledger_columns(year: int, month: int) -> list[tuple[str, int, str]]:
     ]
 
 
-class Sheet:
-    """An openpyxl write-only sheet with the ledger's styles (used by `funding.excel`; see `StreamSheet`)."""
-
-    def __init__(self, wb: Workbook, title: str, columns: list[tuple[str, int, str]]):
-        from openpyxl.utils import get_column_letter
-
-        self.ws = ws = wb.create_sheet(title)
-        self.columns = columns
-        for i, (_, width, _kind) in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = width
-        self.money = prototype(ws, number_format=MONEY_FORMAT)
-        self.percent = prototype(ws, number_format=PERCENT_FORMAT)
-        self.date = prototype(ws, number_format=DATE_FORMAT)
-        self.header = prototype(ws, font=HEADER_FONT, fill=HEADER_FILL, alignment=CENTER, border=BORDER)
-        self.title = prototype(ws, font=TITLE_FONT)
-        self.flag = prototype(ws, fill=RESTATED_FILL)
-        self.protos = {"money": self.money, "percent": self.percent, "date": self.date}
-
-    def heading(self, title: str, subtitle: str, *, freeze: str = "D4") -> None:
-        self.ws.freeze_panes = freeze
-        self.ws.append([styled(self.ws, title, self.title)])
-        self.ws.append([text_value(self.ws, subtitle)])
-        self.ws.append([styled(self.ws, header, self.header) for header, _, _ in self.columns])
-
-    def row(self, values: list[Any], *, flagged: int | None = None) -> None:
-        ws, out = self.ws, []
-        for i, (value, (_, _, kind)) in enumerate(zip(values, self.columns, strict=True)):
-            if value is None or value == "":
-                out.append(None)
-            elif i == flagged:
-                out.append(styled(ws, value, self.flag))
-            elif kind in self.protos:
-                out.append(styled(ws, value, self.protos[kind]))
-            elif isinstance(value, str):
-                out.append(text_value(ws, value))
-            else:
-                out.append(value)
-        ws.append(out)
-
-
 class StreamSheet:
     """A sheet of `xlsx_stream` with the ledger's layout: title, subtitle, styled headers, typed columns.
 
@@ -186,7 +133,7 @@ class StreamSheet:
         self.sheet.append(values, styles)
 
 
-def _workbook_file(write) -> Any:
+def workbook_file(write) -> Any:
     """A temporary xlsx file filled by `write(book)`, rewound (deleted if writing fails)."""
     out = temp_workbook_file()
     try:
@@ -294,7 +241,7 @@ def ledger_file(user: User, params, year: int, month: int, *, chunk_size: int = 
         for values, flagged in ledger_rows(projects, year, month, chunk_size=chunk_size):
             sheet.row(values, flagged=flagged)
 
-    return _workbook_file(write)
+    return workbook_file(write)
 
 
 SUMMARY_COLUMNS = [
@@ -333,7 +280,7 @@ def monthly_file(user: User, params, year: int, month: int, group_by: str = "uni
         for values, flagged in ledger_rows(in_table, year, month, chunk_size=chunk_size):
             detail.row(values, flagged=flagged)
 
-    return _workbook_file(write)
+    return workbook_file(write)
 
 
 def export_filename(kind: str, year: int, month: int) -> str:
