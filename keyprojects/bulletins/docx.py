@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import datetime
 import io
-import re
 import zipfile
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -28,9 +27,7 @@ from lxml import etree
 
 from keyprojects.bulletins.charts import bar_chart
 from keyprojects.bulletins.outline import Outline, Table
-
-# Characters XML 1.0 cannot hold (a stray control character in a name must not break the document).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+from keyprojects.lib.xmltext import xml_text
 
 RED = RGBColor(0xC0, 0x00, 0x00)
 FANGSONG = "仿宋_GB2312"
@@ -130,7 +127,7 @@ def _row(values: list[str], props: str, *, numeric: set[int], header: bool = Fal
     cells = []
     for i, value in enumerate(values):
         align = '<w:jc w:val="center"/>' if header else '<w:jc w:val="right"/>' if i in numeric else ""
-        text = escape(_XML_ILLEGAL.sub("", str(value)))
+        text = xml_text(value)
         cells.append(
             f'<w:tc><w:tcPr><w:tcW w:w="0" w:type="auto"/></w:tcPr><w:p><w:pPr><w:spacing w:before="0" w:after="0"/>'
             f'{align}</w:pPr><w:r>{props}<w:t xml:space="preserve">{text}</w:t></w:r></w:p></w:tc>'

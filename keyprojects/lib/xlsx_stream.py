@@ -33,6 +33,8 @@ from decimal import Decimal
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from keyprojects.lib.xmltext import XML_ILLEGAL
+
 __all__ = ["Book", "Font", "Sheet", "Style", "column_letter"]
 
 FLUSH_ROWS = 256
@@ -44,7 +46,6 @@ BUILTIN_FORMATS = {"General": 0, "0": 1, "0.00": 2, "#,##0": 3, "#,##0.00": 4, "
 
 # Anything in a text that needs more than copying: XML-illegal characters, XML specials, CR, `_xHHHH_`.
 _SPECIAL = re.compile("[\x00-\x08\x0b-\x1f&<>\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile("(_x[0-9A-Fa-f]{4}_)")
 _SPACE = " \t\n\r"
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -113,7 +114,7 @@ def _truncate(text: str) -> str:
 
 def _prepare(text: str) -> tuple[str, str]:
     """(the text as stored, its XML) for a text the fast path found something special in."""
-    text = _truncate(_ILLEGAL.sub("", text))
+    text = _truncate(XML_ILLEGAL.sub("", text))
     xml = _EXCEL_ESCAPE.sub(r"_x005F\1", text)
     xml = escape(xml, {"\r": "&#13;"})
     return text, xml
