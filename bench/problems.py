@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from problem_data import bulk_problems  # noqa: E402
-from project_list import ensure_pg_database, machine, percentile  # noqa: E402
+from project_list import dispatcher_client, ensure_pg_database, machine, percentile  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -157,8 +157,6 @@ def run(args: argparse.Namespace, backend: str) -> None:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.test import Client
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
 
@@ -190,12 +188,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
     except NoReverseMatch:
         url = None
     if url:
-        client = Client()
-        # force_login: the sign-in lockout (django-axes) needs a real request to authenticate.
-        dispatcher = get_user_model().objects.filter(username="demo_dispatcher").first()
-        if dispatcher is None:
-            sys.exit("no demo_dispatcher (seed with DEMO_MODE=1)")
-        client.force_login(dispatcher)
+        client = dispatcher_client()
         status = client.get(url).status_code
 
         def cold():

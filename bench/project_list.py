@@ -128,6 +128,21 @@ def machine() -> dict[str, str]:
     }
 
 
+def dispatcher_client():
+    """A test client signed in as demo_dispatcher (scope 全部), for the page measurements.
+
+    force_login: the sign-in lockout (django-axes) needs a real request to authenticate."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    dispatcher = get_user_model().objects.filter(username="demo_dispatcher").first()
+    if dispatcher is None:
+        sys.exit("no demo_dispatcher (seed with DEMO_MODE=1)")
+    client = Client()
+    client.force_login(dispatcher)
+    return client
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * p
@@ -154,9 +169,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.db import connection, reset_queries
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import NoReverseMatch, reverse
 
@@ -167,12 +180,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
     total = Project.objects.count()
     info = machine()
 
-    client = Client()
-    # force_login: the sign-in lockout (django-axes) needs a real request to authenticate.
-    dispatcher = get_user_model().objects.filter(username="demo_dispatcher").first()
-    if dispatcher is None:
-        sys.exit("no demo_dispatcher (seed with DEMO_MODE=1)")
-    client.force_login(dispatcher)
+    client = dispatcher_client()
     try:
         list_url = reverse("project-list")
         sample = Project.objects.filter(stage=Stage.CONSTRUCTION).order_by("id")[total // 4 :].first()
