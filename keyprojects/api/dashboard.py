@@ -16,14 +16,13 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from keyprojects.api.errors import ApiValidationError
-from keyprojects.api.schemas import Message, ValidationErrors
+from keyprojects.api.schemas import Message, ProjectFilterQuery, ValidationErrors
 from keyprojects.dashboard import data as cockpit_data
 from keyprojects.dashboard import geo
 from keyprojects.dashboard.views import cockpit_for
 from keyprojects.progress.forms import last_month
 from keyprojects.projects import access
 from keyprojects.projects.filters import ProjectFilter
-from keyprojects.projects.models import Batch, Level, Stage, Status
 
 router = Router(tags=["驾驶舱"])
 
@@ -33,25 +32,8 @@ class DashboardQuery(Schema):
     month: int | None = Field(None, ge=1, le=12, description="月份 1–12（默认：上个月）")
 
 
-class GeoQuery(Schema):
+class GeoQuery(ProjectFilterQuery):
     """The project list's filters (validated by the same form as the list page)."""
-
-    q: str | None = Field(None, description="在名称、项目代码、项目单位中搜索（至多100字）。")
-    stage: str | None = Field(None, description="阶段", json_schema_extra={"enum": ["", *Stage.values]})
-    reached: str | None = Field(
-        None,
-        description="阶段及以后：处于该阶段或其后任一阶段（如 started 为开工及以后）",
-        json_schema_extra={"enum": ["", *Stage.values]},
-    )
-    status: str | None = Field(None, description="推进状态", json_schema_extra={"enum": ["", *Status.values]})
-    level: str | None = Field(None, description="项目级别", json_schema_extra={"enum": ["", *Level.values]})
-    size_band: str | None = Field(None, description="规模档次 id：总投资达到该档次下限")
-    industry: str | None = Field(None, description="行业 id")
-    financing_model: str | None = Field(None, description="融资模式 id")
-    town: str | None = Field(None, description="乡镇街道（单位）id")
-    responsible_unit: str | None = Field(None, description="责任单位 id")
-    phase: str | None = Field(None, description="三个一批期次 id")
-    batch: str | None = Field(None, description="三个一批批次", json_schema_extra={"enum": ["", *Batch.values]})
 
 
 def _business_user(request):

@@ -30,14 +30,13 @@ from ninja import Status as Answer
 from pydantic import Field
 
 from keyprojects.api.errors import ApiValidationError, error_item
-from keyprojects.api.schemas import Message, ValidationErrors
+from keyprojects.api.schemas import Message, ProjectFilterQuery, ValidationErrors
 from keyprojects.org.models import Unit
 from keyprojects.progress import excel_import, forecast, rates
 from keyprojects.progress.excel_common import XLSX_CONTENT_TYPE, last_month, month_refusal, xlsx_response
 from keyprojects.progress.excel_export import export_filename, ledger_file, monthly_file
 from keyprojects.projects.access import can_see_projects, visible_projects
 from keyprojects.projects.filters import SORTS, ProjectFilter
-from keyprojects.projects.models import Batch, Level, Stage, Status
 
 router = Router(tags=["月报Excel与预测"])
 
@@ -63,23 +62,7 @@ class ImportQuery(Schema):
     marked: bool = Field(False, description="为 true 时，校验失败返回标注了错误单元格的工作簿（仍为 422）")
 
 
-class LedgerQuery(MonthQuery):
-    q: str | None = Field(None, description="在名称、项目代码、项目单位中搜索（至多100字）。")
-    stage: str | None = Field(None, description="阶段", json_schema_extra={"enum": ["", *Stage.values]})
-    reached: str | None = Field(
-        None,
-        description="阶段及以后：处于该阶段或其后任一阶段（如 started 为开工及以后）",
-        json_schema_extra={"enum": ["", *Stage.values]},
-    )
-    status: str | None = Field(None, description="推进状态", json_schema_extra={"enum": ["", *Status.values]})
-    level: str | None = Field(None, description="项目级别", json_schema_extra={"enum": ["", *Level.values]})
-    size_band: str | None = Field(None, description="规模档次 id")
-    industry: str | None = Field(None, description="行业 id")
-    financing_model: str | None = Field(None, description="融资模式 id")
-    town: str | None = Field(None, description="乡镇街道（单位）id")
-    responsible_unit: str | None = Field(None, description="责任单位 id")
-    phase: str | None = Field(None, description="三个一批期次 id")
-    batch: str | None = Field(None, description="三个一批批次", json_schema_extra={"enum": ["", *Batch.values]})
+class LedgerQuery(MonthQuery, ProjectFilterQuery):
     sort: str | None = Field(None, description="排序", json_schema_extra={"enum": ["", *SORTS]})
 
 

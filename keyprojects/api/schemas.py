@@ -153,8 +153,9 @@ class ProjectPage(Schema):
     items: list[ProjectOut]
 
 
-class ProjectListQuery(Schema):
-    """The list filters (validated by the same form as the list page) and the page window."""
+class ProjectFilterQuery(Schema):
+    """The project list's filters, validated by the same form as the list page (`ProjectFilter`); shared by
+    the list, the map's GeoJSON and the Excel exports."""
 
     q: str | None = Field(None, description="在名称、项目代码、项目单位中搜索（至多100字）。")
     stage: str | None = Field(None, description="阶段", json_schema_extra={"enum": ["", *Stage.values]})
@@ -172,6 +173,11 @@ class ProjectListQuery(Schema):
     responsible_unit: str | None = Field(None, description="责任单位 id")
     phase: str | None = Field(None, description="三个一批期次 id")
     batch: str | None = Field(None, description="三个一批批次", json_schema_extra={"enum": ["", *Batch.values]})
+
+
+class ProjectListQuery(ProjectFilterQuery):
+    """The list filters and the page window."""
+
     sort: str | None = Field(None, description="排序", json_schema_extra={"enum": ["", *SORTS]})
     limit: int = Field(25, ge=1, le=100, description="每页条数，默认25，最多100。")
     offset: int = Field(0, ge=0, le=1_000_000_000, description="跳过的条数。")
