@@ -6,6 +6,8 @@ are not left to the migration that first created them: `ensure_guards` runs on e
 
 from __future__ import annotations
 
+from keyprojects.lib.triggers import install, reinstall_after_migrate
+
 SQLITE = [
     "DROP TRIGGER IF EXISTS audit_record_no_update",
     """CREATE TRIGGER audit_record_no_update BEFORE UPDATE ON audit_auditrecord
@@ -33,16 +35,7 @@ POSTGRESQL = [
 
 
 def ensure_guards(connection) -> None:
-    statements = {"sqlite": SQLITE, "postgresql": POSTGRESQL}.get(connection.vendor, [])
-    tables = connection.introspection.table_names()
-    if "audit_auditrecord" not in tables or "audit_auditpurgepermit" not in tables:
-        return
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    install(connection, {"sqlite": SQLITE, "postgresql": POSTGRESQL}, ["audit_auditrecord", "audit_auditpurgepermit"])
 
 
-def on_post_migrate(sender, using="default", **kwargs) -> None:
-    from django.db import connections
-
-    ensure_guards(connections[using])
+on_post_migrate = reinstall_after_migrate(ensure_guards)

@@ -14,6 +14,8 @@ truncates, which fires no DELETE trigger, but both back ends keep the same rule)
 
 from __future__ import annotations
 
+from keyprojects.lib.triggers import install, reinstall_after_migrate
+
 TABLE = "bulletins_bulletin"
 TRIGGER = "bulletin_issued_no_update"
 
@@ -37,15 +39,7 @@ POSTGRESQL = [
 
 def ensure_guards(connection) -> None:
     """Install (or reinstall) the trigger on `connection`'s database; nothing before the table exists."""
-    statements = {"sqlite": SQLITE, "postgresql": POSTGRESQL}.get(connection.vendor, [])
-    if not statements or TABLE not in connection.introspection.table_names():
-        return
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    install(connection, {"sqlite": SQLITE, "postgresql": POSTGRESQL}, [TABLE])
 
 
-def on_post_migrate(sender, using="default", **kwargs) -> None:
-    from django.db import connections
-
-    ensure_guards(connections[using])
+on_post_migrate = reinstall_after_migrate(ensure_guards)
