@@ -10,12 +10,9 @@ static/js/dashboard*.js from data handed over with `json_script`.
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import os
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -40,6 +37,7 @@ from keyprojects.progress.forms import PeriodForm
 from keyprojects.projects import access
 from keyprojects.projects.filters import ProjectFilter
 from keyprojects.projects.models import Level, Stage, Status
+from keyprojects.projects.views import project_page
 from keyprojects.rollups.cache import cached, queryset_key
 
 REFRESH_SECONDS = 300
@@ -57,17 +55,8 @@ STATUS_COLOURS = {
 }  # fmt: skip
 
 
-def dashboard_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看项目的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# The project pages' gate: signed-in users with a business data scope only; 三员 accounts get 403.
+dashboard_page = project_page
 
 
 def _today() -> datetime.date:
