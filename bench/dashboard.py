@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import reports as bench_reports  # noqa: E402  (bench/reports.py: data set, loader, database names)
+from project_list import run_each_backend  # noqa: E402
 
 TARGETS = {"cold": 500, "warm": 50, "ratio": 2}
 
@@ -428,15 +429,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
 def main() -> None:
     args = parse_args()
     if args.db == "both":
-        import subprocess
-
-        argv = list(sys.argv[1:])
-        if "--db" in argv:
-            i = argv.index("--db")
-            argv[i : i + 2] = []
-        argv = [a for a in argv if not a.startswith("--db=")]
-        for backend in ("sqlite", "postgres"):
-            subprocess.run([sys.executable, __file__, "--db", backend, *argv], check=True)
+        run_each_backend(__file__)
         return
     run(args, args.db)
 

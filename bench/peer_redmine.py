@@ -128,6 +128,7 @@ def prepare_child(args: argparse.Namespace, backend: str) -> None:
     from django.db.models import Count
     from django.test import Client
     from problem_data import bulk_problems
+    from project_list import database_version
 
     from keyprojects.api.auth import issue_token
     from keyprojects.org.demo_data import DEMO_PASSWORD
@@ -159,13 +160,7 @@ def prepare_child(args: argparse.Namespace, backend: str) -> None:
         Problem.objects.values("project").annotate(n=Count("id")).order_by("-n", "project").first()
     )  # the project with the most problems, like the peer's choice
     ids = list(Problem.objects.order_by("id").values_list("id", flat=True)[Problem.objects.count() // 2 :][:1])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            db_version = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            cursor.execute("SELECT sqlite_version()")
-            db_version = f"SQLite {cursor.fetchone()[0]}"
+    db_version = database_version()
     info = {
         "backend": backend,
         "db_version": db_version,

@@ -31,7 +31,6 @@ import argparse
 import datetime
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from problem_data import bulk_problems  # noqa: E402
-from project_list import dispatcher_client, ensure_pg_database, machine, percentile  # noqa: E402
+from project_list import (  # noqa: E402
+    dispatcher_client,
+    ensure_pg_database,
+    machine,
+    percentile,
+    run_each_backend,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -237,13 +242,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
 def main() -> None:
     args = parse_args()
     if args.db == "both":
-        for backend in ("sqlite", "postgres"):
-            argv = list(sys.argv[1:])
-            if "--db" in argv:
-                i = argv.index("--db")
-                argv[i : i + 2] = []
-            argv = [a for a in argv if not a.startswith("--db=")]
-            subprocess.run([sys.executable, __file__, "--db", backend, *argv], check=True)
+        run_each_backend(__file__)
         return
     run(args, args.db)
 

@@ -100,9 +100,31 @@ def prepare(n_projects: int) -> float:
     return time.monotonic() - started
 
 
+def database_version() -> str:
+    """ "SQLite 3.40.1" or "PostgreSQL 15.20 (…)": the database Django is connected to."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+        cursor.execute("SELECT sqlite_version()")
+        return f"SQLite {cursor.fetchone()[0]}"
+
+
+def run_each_backend(script: str) -> None:
+    """Run `script` once with --db sqlite and once with --db postgres, with the other arguments as given."""
+    argv = list(sys.argv[1:])
+    if "--db" in argv:
+        i = argv.index("--db")
+        argv[i : i + 2] = []
+    argv = [a for a in argv if not a.startswith("--db=")]
+    for backend in ("sqlite", "postgres"):
+        subprocess.run([sys.executable, script, "--db", backend, *argv], check=True)
+
+
 def machine() -> dict[str, str]:
     import django
-    from django.db import connection
 
     mem_kb = 0
     try:
@@ -111,13 +133,7 @@ def machine() -> dict[str, str]:
                 mem_kb = int(line.split()[1])
     except OSError:
         pass
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            db_version = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            cursor.execute("SELECT sqlite_version()")
-            db_version = f"SQLite {cursor.fetchone()[0]}"
+    db_version = database_version()
     return {
         "cpus": str(os.cpu_count()),
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB" if mem_kb else "?",
@@ -272,13 +288,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
 def main() -> None:
     args = parse_args()
     if args.db == "both":
-        for backend in ("sqlite", "postgres"):
-            argv = list(sys.argv[1:])
-            if "--db" in argv:
-                i = argv.index("--db")
-                argv[i : i + 2] = []
-            argv = [a for a in argv if not a.startswith("--db=")]
-            subprocess.run([sys.executable, __file__, "--db", backend, *argv], check=True)
+        run_each_backend(__file__)
         return
     run(args, args.db)
 

@@ -42,6 +42,10 @@ from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from project_list import database_version, run_each_backend  # noqa: E402
+
 SQLITE_FILE = ROOT / "var" / "bench_reports.sqlite3"
 PG_URL = "postgres://postgres@127.0.0.1:5432/kp_bench_reports"
 SEASON = (3, 3, 8, 8, 9, 11, 7, 7, 9, 9, 11, 15)
@@ -240,19 +244,12 @@ def summary(times: list[float]) -> str:
 
 def machine() -> dict[str, str]:
     import django
-    from django.db import connection
 
     mem_kb = 0
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            db_version = f"PostgreSQL {cursor.fetchone()[0]}"
-        else:
-            cursor.execute("SELECT sqlite_version()")
-            db_version = f"SQLite {cursor.fetchone()[0]}"
+    db_version = database_version()
     return {"cpus": str(os.cpu_count()), "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
             "python": platform.python_version(), "django": django.get_version(), "database": db_version,
             "platform": platform.platform(), "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}  # fmt: skip
@@ -446,13 +443,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
 def main() -> None:
     args = parse_args()
     if args.db == "both":
-        argv = list(sys.argv[1:])
-        if "--db" in argv:
-            i = argv.index("--db")
-            argv[i : i + 2] = []
-        argv = [a for a in argv if not a.startswith("--db=")]
-        for backend in ("sqlite", "postgres"):
-            subprocess.run([sys.executable, __file__, "--db", backend, *argv], check=True)
+        run_each_backend(__file__)
         return
     if args.probe:
         probe(args, args.db)
