@@ -98,7 +98,7 @@ class TokenAuth(HttpBearer):
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
             api_token.last_used_at = now
         user = api_token.user
-        user.__dict__["role_set"] = frozenset(name for name in (api_token.role_names or "").split(",") if name)
+        user.know_roles(name for name in (api_token.role_names or "").split(",") if name)
         request.user = user
         request.api_token = api_token
         return user
