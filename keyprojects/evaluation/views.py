@@ -7,12 +7,10 @@ through `keyprojects.evaluation.tours` (which refuses and audits). Evaluations a
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.evaluation import access, forms, tours
@@ -32,21 +31,12 @@ from keyprojects.evaluation.sources import SOURCES
 from keyprojects.org.models import Unit
 from keyprojects.projects.access import visible_projects
 from keyprojects.projects.forms import attach_errors
+from keyprojects.projects.gates import scoped_page
 
 SEARCH_LIMIT = 20
 
 
-def business_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看业务数据的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+business_page = scoped_page(gettext_noop("您的账号没有查看业务数据的权限。"))
 
 
 def _refusal(request: HttpRequest, exc: ValidationError) -> None:

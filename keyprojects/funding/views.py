@@ -8,10 +8,7 @@ goes through `funding.domain`, which validates and writes the audit trail.
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Sum
@@ -21,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.funding import access, domain, figures
@@ -40,6 +38,7 @@ from keyprojects.progress.excel_common import xlsx_response
 from keyprojects.progress.excel_import import MAX_ROWS, MAX_UPLOAD_BYTES, ImportRefused
 from keyprojects.projects.access import can_delete_project, can_edit_project
 from keyprojects.projects.forms import attach_errors
+from keyprojects.projects.gates import scoped_page
 from keyprojects.projects.models import Project
 from keyprojects.workcal.calendar import workdays_between
 
@@ -47,17 +46,7 @@ PER_PAGE = 50
 SHOWN_ERRORS = 300
 
 
-def business_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看该数据的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+business_page = scoped_page(gettext_noop("您的账号没有查看该数据的权限。"))
 
 
 def _is_htmx_fragment(request: HttpRequest) -> bool:

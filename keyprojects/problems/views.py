@@ -11,19 +11,17 @@ One clock configuration (`clock.load_config()`) and one "today" per request serv
 from __future__ import annotations
 
 import datetime
-import functools
 import os
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.lib.choices import choice_label
@@ -49,9 +47,10 @@ from keyprojects.problems.models import (
     Status,
     Step,
 )
-from keyprojects.projects.access import can_see_projects, visible_projects
+from keyprojects.projects.access import visible_projects
 from keyprojects.projects.filters import list_count
 from keyprojects.projects.forms import attach_errors
+from keyprojects.projects.gates import scoped_page
 
 PER_PAGE = 25
 DONE_MESSAGES = {
@@ -74,17 +73,7 @@ LIGHT_BADGES = {
 }
 
 
-def problem_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看问题诉求的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+problem_page = scoped_page(gettext_noop("您的账号没有查看问题诉求的权限。"))
 
 
 def _is_htmx_fragment(request: HttpRequest) -> bool:

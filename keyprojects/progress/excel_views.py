@@ -8,13 +8,11 @@ media storage, and only the session that uploaded them can fetch the marked copy
 from __future__ import annotations
 
 import datetime
-import functools
 import json
 import secrets
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -23,14 +21,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from keyprojects.org.models import Role, Unit
 from keyprojects.progress import excel_import, rates
 from keyprojects.progress.excel_common import XLSX_CONTENT_TYPE, last_month, month_refusal, xlsx_response
 from keyprojects.progress.excel_export import export_filename, ledger_file, monthly_file
-from keyprojects.projects.access import can_see_projects
+from keyprojects.projects.gates import scoped_page
 
 ERROR_DIR = "excel-import"
 SESSION_KEY = "excel_import_errors"
@@ -38,17 +36,7 @@ KEEP = datetime.timedelta(days=1)
 SHOWN_ERRORS = 300
 
 
-def excel_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看月报的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+excel_page = scoped_page(gettext_noop("您的账号没有查看月报的权限。"))
 
 
 def _months(today: datetime.date, count: int = 24) -> list[tuple[str, str]]:

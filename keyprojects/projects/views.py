@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import copy
 import datetime
-import functools
 import os
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -41,6 +39,7 @@ from keyprojects.projects.forms import (
     StageChangeForm,
     attach_errors,
 )
+from keyprojects.projects.gates import scoped_page
 from keyprojects.projects.models import ApprovalItem, Level, Project, Stage
 from keyprojects.projects.models import Status as ProjectStatus
 
@@ -51,17 +50,7 @@ gettext_noop("该项目已被他人修改，请刷新后重新编辑（您的修
 DUPLICATE_CODE = gettext_noop("该项目代码已被其他项目使用。")
 
 
-def project_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看项目的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+project_page = scoped_page(gettext_noop("您的账号没有查看项目的权限。"))
 
 
 def _is_htmx_fragment(request: HttpRequest) -> bool:

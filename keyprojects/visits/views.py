@@ -7,10 +7,7 @@ change goes through `keyprojects.visits.domain`, which validates, refuses (403) 
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -19,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods, require_POST
 
 from keyprojects.org.models import DataScope, Role
@@ -26,6 +24,7 @@ from keyprojects.problems import access as problem_access
 from keyprojects.problems import clock
 from keyprojects.problems.models import OPEN_STATUSES, Problem, Source
 from keyprojects.projects.forms import attach_errors
+from keyprojects.projects.gates import scoped_page
 from keyprojects.projects.models import Project
 from keyprojects.visits import access, domain, forms
 from keyprojects.visits.figures import Month, officer_figures, paired_in, without_visit
@@ -43,17 +42,7 @@ LIGHT_BADGES = {
 }
 
 
-def business_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看业务数据的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+business_page = scoped_page(gettext_noop("您的账号没有查看业务数据的权限。"))
 
 
 def _rows(request: HttpRequest) -> int:

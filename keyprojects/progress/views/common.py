@@ -5,22 +5,22 @@ values are shown, the plan look-up for a page of projects and the project header
 from __future__ import annotations
 
 import datetime
-import functools
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import DecimalField
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from keyprojects.lib.money import quantize_wan
 from keyprojects.progress import rates
 from keyprojects.progress.models import AnnualPlan, ReportStatus, Restatement
 from keyprojects.projects import access as project_access
 from keyprojects.projects.filters import ProjectFilter
+from keyprojects.projects.gates import scoped_page
 from keyprojects.projects.models import Project
 
 PER_PAGE = 25
@@ -46,17 +46,7 @@ STATUS_BADGES = {
 STATE_CODES = {"invalid_state", "locked", "not_locked", "pending"}
 
 
-def report_page(view):
-    """Signed-in users with a business data scope only; 三员 accounts get 403."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not project_access.can_see_projects(request.user):
-            raise PermissionDenied(_("您的账号没有查看月报的权限。"))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+report_page = scoped_page(gettext_noop("您的账号没有查看月报的权限。"))
 
 
 def _today() -> datetime.date:
