@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from ninja import Query, Router, Schema
@@ -20,7 +20,7 @@ from ninja import Status as Answer
 from ninja.errors import HttpError
 from pydantic import ConfigDict, Field
 
-from keyprojects.api.errors import ApiValidationError, error_item
+from keyprojects.api.errors import ApiValidationError, domain_refusal, error_item
 from keyprojects.api.schemas import Choice, Day, Id, Message, Text, ValidationErrors
 from keyprojects.audit.models import AuditRecord
 from keyprojects.audit.trail import security_event
@@ -112,15 +112,7 @@ def _act(fn, *args, **kwargs):
     except domain.BulletinConflict as exc:
         raise HttpError(409, exc.message) from None
     except ValidationError as exc:
-        if getattr(exc, "code", None) == "invalid_state":
-            raise HttpError(409, exc.messages[0]) from None
-        if not hasattr(exc, "error_dict"):
-            raise ApiValidationError([error_item(["body"], msg) for msg in exc.messages]) from None
-        items = []
-        for field, messages in exc.message_dict.items():
-            loc = ["body"] if field == NON_FIELD_ERRORS else ["body", field]
-            items.extend(error_item(loc, msg) for msg in messages)
-        raise ApiValidationError(items) from None
+        raise domain_refusal(exc, names={}) from None
 
 
 ANSWERS = {200: BulletinDetail, 401: Message, 403: Message, 404: Message, 409: Message, 422: ValidationErrors}

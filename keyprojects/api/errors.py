@@ -108,14 +108,29 @@ def translate_pydantic_errors(errors: list[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
-def django_validation_items(exc: DjangoValidationError, source: str = "body") -> list[dict[str, Any]]:
+def django_validation_items(
+    exc: DjangoValidationError, source: str = "body", names: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Each message of a Django ValidationError at its field (`names`: model field → API field; by default
+    `API_FIELD_NAMES`); messages without a field at `source` itself."""
+    names = API_FIELD_NAMES if names is None else names
     if hasattr(exc, "error_dict"):
         items = []
         for field, messages in exc.message_dict.items():
-            loc = [source] if field == NON_FIELD_ERRORS else [source, API_FIELD_NAMES.get(field, field)]
+            loc = [source] if field == NON_FIELD_ERRORS else [source, names.get(field, field)]
             items.extend(error_item(loc, msg) for msg in messages)
         return items
     return [error_item([source], msg) for msg in exc.messages]
+
+
+def domain_refusal(
+    exc: DjangoValidationError, *, state_codes: tuple[str, ...] = ("invalid_state",), names: dict[str, str]
+) -> Exception:
+    """A domain function's refusal as the API answers it: a step out of order (an error coded with one of
+    `state_codes`) is 409 with its first message; anything else 422 with each message at its field."""
+    if getattr(exc, "code", None) in state_codes:
+        return HttpError(409, exc.messages[0])
+    return ApiValidationError(django_validation_items(exc, names=names))
 
 
 def _detail(api: NinjaAPI, request: HttpRequest, message: str, status: int) -> HttpResponse:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any, Literal
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
-from keyprojects.api.errors import ApiValidationError, error_item
+from keyprojects.api.errors import ApiValidationError, domain_refusal, error_item
 from keyprojects.api.schemas import Id, Message, Money, Text, ValidationErrors
 from keyprojects.evaluation import access, tours
 from keyprojects.evaluation.models import ObservationTour, Scheme, ScoreSheet, TourStatus
@@ -374,14 +374,8 @@ def save_scores(request, tour_id: int, payload: SheetIn):
     except tours.ConflictError as exc:
         raise HttpError(409, _(exc.message)) from None
     except ValidationError as exc:
-        if getattr(exc, "code", None) in ("invalid_state", "duplicate_sheet"):
-            raise HttpError(409, exc.messages[0]) from None
-        if not hasattr(exc, "error_dict"):
-            raise ApiValidationError([error_item(["body"], m) for m in exc.messages]) from None
-        items = []
-        for key, messages in exc.message_dict.items():
-            loc = ["body"] if key == NON_FIELD_ERRORS else ["body", "scores" if key == "points" else key]
-            items.extend(error_item(loc, m) for m in messages)
-        raise ApiValidationError(items) from None
+        raise domain_refusal(
+            exc, state_codes=("invalid_state", "duplicate_sheet"), names={"points": "scores"}
+        ) from None
     sheet = ScoreSheet.objects.select_related("project").prefetch_related("items__criterion").get(pk=sheet.pk)
     return Status(201 if created else 200, _sheet(sheet))

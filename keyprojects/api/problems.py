@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from ninja import Status as Answer
 from ninja.errors import HttpError
 from pydantic import ConfigDict, Field
 
-from keyprojects.api.errors import ApiValidationError, error_item
+from keyprojects.api.errors import ApiValidationError, domain_refusal, error_item
 from keyprojects.api.schemas import Choice, Day, Id, Message, Text, ValidationErrors
 from keyprojects.lib.choices import choice_label
 from keyprojects.lib.pagination import window
@@ -366,15 +366,7 @@ def _act(fn, *args, **kwargs):
     except domain.ConflictError as exc:
         raise HttpError(409, _(exc.message)) from None
     except ValidationError as exc:
-        if getattr(exc, "code", None) == "invalid_state":
-            raise HttpError(409, exc.messages[0]) from None
-        if not hasattr(exc, "error_dict"):
-            raise ApiValidationError([error_item(["body"], msg) for msg in exc.messages]) from None
-        items = []
-        for field, messages in exc.message_dict.items():
-            loc = ["body"] if field == NON_FIELD_ERRORS else ["body", FIELD_NAMES.get(field, field)]
-            items.extend(error_item(loc, msg) for msg in messages)
-        raise ApiValidationError(items) from None
+        raise domain_refusal(exc, names=FIELD_NAMES) from None
 
 
 # ---------------------------------------------------------------------------------------------
