@@ -15,7 +15,7 @@ from docx import Document
 
 from keyprojects.audit.models import AuditRecord
 from keyprojects.bulletins import charts, domain, files, schedule, snapshot, worker
-from keyprojects.bulletins.models import Bulletin, Kind, ReviewEvent, Status, content_hash
+from keyprojects.bulletins.models import DEFAULT_ISSUING_BODY, Bulletin, Kind, ReviewEvent, Status, content_hash
 from keyprojects.bulletins.outline import outline
 from keyprojects.problems import domain as problem_domain
 from keyprojects.progress import domain as progress_domain
@@ -193,7 +193,7 @@ def test_the_docx_shows_the_database_figures_in_official_form(data):
     raw = files.docx_bytes(b)
     doc = Document(io.BytesIO(raw))
     texts = [p.text for p in doc.paragraphs]
-    assert texts[0] == "XX区项目推进服务中心"
+    assert texts[0] == DEFAULT_ISSUING_BODY == "项目推进服务中心"
     assert texts[1] == b.document_number and "〔" in texts[1]
     assert b.title in texts and any(t.startswith("一、全区总体情况") for t in texts)
     header_run = doc.paragraphs[0].runs[0]
@@ -244,7 +244,7 @@ def test_every_kind_makes_a_document(data):
     for kind in Kind.values:
         b = domain.create_draft(kind=kind, as_of=datetime.date(2026, 7, 20), by=data.dispatcher)
         doc = Document(io.BytesIO(files.docx_bytes(b)))
-        assert doc.paragraphs[0].text == "XX区项目推进服务中心", kind
+        assert doc.paragraphs[0].text == DEFAULT_ISSUING_BODY, kind
     half = Bulletin.objects.get(kind=Kind.HALF_YEAR)
     assert half.figures["period"]["code"] == "2026H1" and half.figures["rows"]
 

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from keyprojects.bulletins import domain, schedule
-from keyprojects.bulletins.models import Bulletin, Kind, ReviewEvent
+from keyprojects.bulletins.models import Bulletin, BulletinSettings, Kind, ReviewEvent
 from keyprojects.org.models import Role, User
 
 DAILY_DAYS = 20
@@ -67,6 +67,8 @@ def seed(seeder) -> Counter:
     dispatcher = User.objects.filter(roles__role=Role.DISPATCHER, is_active=True).order_by("id").first()
     if dispatcher is None:
         return created
+    if not BulletinSettings.objects.exists():
+        BulletinSettings(issuing_body="红旗区项目推进服务中心").save()  # the demo district
     existing = set(Bulletin.objects.values_list("kind", "as_of"))
     for kind, day in _dates(today):
         if (kind, day) in existing:

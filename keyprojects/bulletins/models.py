@@ -20,7 +20,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-DEFAULT_ISSUING_BODY = "XX区项目推进服务中心"
+# Neutral until the district sets its own name in 通报文件设置 (the demo sets "红旗区项目推进服务中心").
+DEFAULT_ISSUING_BODY = "项目推进服务中心"
 ISSUED_REFUSAL = _("该文件已印发归档，内容不能再修改。")
 
 
