@@ -54,7 +54,7 @@ from keyprojects.problems import figures as problem_figures
 from keyprojects.problems.forms import ProblemFilter
 from keyprojects.problems.models import OPEN_STATUSES, Problem
 from keyprojects.progress import rates
-from keyprojects.progress.models import InvestmentBaseline, ProgressSettings
+from keyprojects.progress.models import MONTH_COLUMNS, InvestmentBaseline, InvestmentSeries, ProgressSettings
 from keyprojects.projects.filters import ProjectFilter
 from keyprojects.projects.models import (
     Batch,
@@ -261,7 +261,7 @@ def compute_cockpit(projects: QuerySet[Project], problems: QuerySet[Problem], ye
         curve=_curve(projects, year, month, table),
         problems=scope.total,
         overdue_problems=_overdue_problems(problems, today),
-        reports_late=rates.overdue_reports(projects, year, month, today=today, settings=settings),
+        reports_late=rates.overdue_reports(projects, year, month, today=today, settings=settings, owing=table.owing),
         reports_due=_due(year, month, settings),
         links=links,
         environment=funding_figures.cockpit(projects),
@@ -437,18 +437,20 @@ def _phases(projects: QuerySet[Project]) -> list[Phase]:
 
 
 def _curve(projects: QuerySet[Project], year: int, month: int, table: rates.RateTable) -> Curve:
-    """Cumulative investment by month, this year and last: two grouped queries."""
-    # Nearly every report of the two years is read: by (year, month), from the covering index
-    # `report_curve_idx` (SQLite never treats an index holding the generated `period` as covering).
-    in_range = Q(year=year - 1) | Q(year=year, month__lte=month)
-    monthly = (
-        _within(rates.counted_reports(), projects, "project_id")
-        .filter(in_range)
+    """Cumulative investment by month, this year and last: two grouped queries.
+
+    The months come from `InvestmentSeries` (one row per project and year, kept equal to the counted
+    reports by triggers), not from the reports themselves: a tenth of the rows. Both whole years are
+    read; `cumulative` stops at `month` this year.
+    """
+    sums = {col: Sum(col) for col in MONTH_COLUMNS}
+    series = (
+        _within(InvestmentSeries.objects.filter(year__in=[year - 1, year]), projects, "project_id")
         .order_by()
-        .values("year", "month")
-        .annotate(amount=Sum("investment"))
+        .values("year")
+        .annotate(**sums)
     )
-    amounts = {(r["year"], r["month"]): r["amount"] or ZERO for r in monthly}
+    amounts = {(r["year"], m): r[col] or ZERO for r in series for m, col in enumerate(MONTH_COLUMNS, start=1)}
     baselines = (
         _within(InvestmentBaseline.objects.filter(first_year__in=[year - 1, year]), projects, "project_id")
         .order_by()

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProgressConfig(AppConfig):
@@ -14,3 +15,8 @@ class ProgressConfig(AppConfig):
                    models.MonthlyReport, models.MonthLock, models.Restatement)  # fmt: skip
         for model in watched:
             watch(model, "progress")
+
+        # The triggers keeping the monthly series equal to the reports (`progress.series`).
+        from keyprojects.progress.series import on_post_migrate
+
+        post_migrate.connect(on_post_migrate, sender=self, dispatch_uid="progress-series")

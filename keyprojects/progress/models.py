@@ -315,8 +315,6 @@ class MonthlyReport(models.Model):
                 fields=["project", "year", "month", "status", "ytd_investment", "since_start_investment"],
                 name="report_month_totals_idx",
             ),
-            # Covering the cockpit's monthly curve: the counted investment of every month of two years.
-            models.Index(fields=["year", "month", "status", "investment", "project"], name="report_curve_idx"),
             models.Index(fields=["period", "status"], name="report_period_status_idx"),
         ]
         verbose_name = _("月报")
@@ -429,3 +427,45 @@ class Restatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} 更正"
+
+
+MONTH_COLUMNS = tuple(f"m{m:02d}" for m in range(1, 13))
+
+
+class InvestmentSeries(models.Model):
+    """A project's counted investment (万元) in each month of one year: `m01`…`m12`, the sums of the
+    `investment` of its counted reports (`COUNTED_STATUSES`) of that month.
+
+    Kept by database triggers on the reports (`keyprojects.progress.series`), so every way a report
+    changes (the domain, an import, a bulk load, the admin) keeps it equal; a test compares it with the
+    reports after each kind of change. The cockpit's monthly curve sums one row per project and year
+    (100,000 rows for 50,000 projects over two years) instead of every report (1.1 million).
+    """
+
+    project = models.ForeignKey(Project, models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    m01 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m02 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m03 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m04 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m05 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m06 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m07 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m08 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m09 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m10 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m11 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    m12 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "year"], name="one_series_per_project_year")]
+        indexes = [
+            # Covering the district's curve (every project of two years) on SQLite: 25 ms against 65 ms for
+            # reading the table at 50,000 projects.
+            models.Index(fields=["year", *MONTH_COLUMNS], name="series_year_months_idx"),
+        ]
+        verbose_name = _("月度完成投资序列")
+        verbose_name_plural = _("月度完成投资序列")
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.year}"

@@ -41,6 +41,7 @@ from typing import Any
 from django.db.models import (
     BooleanField,
     Case,
+    CharField,
     Count,
     DecimalField,
     Exists,
@@ -54,8 +55,9 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 
+from keyprojects.lib.aggregates import CommaList, Unindexed
 from keyprojects.org.models import Unit
 from keyprojects.progress.models import (
     COUNTED_STATUSES,
@@ -219,6 +221,9 @@ class RateTable:
     group_by: str
     rows: list[RateRow] = field(default_factory=list)
     total: RateRow | None = None
+    # The projects that owe a report for the month and have no counted one (`owes_report`), read in the
+    # same pass over the projects: `overdue_reports(owing=…)` then looks up only those.
+    owing: list[int] = field(default_factory=list)
 
 
 # --- the roll-up ---------------------------------------------------------------------------------------------------
@@ -229,14 +234,10 @@ def _month_end(year: int, month: int) -> datetime.date:
 
 
 def _key_expression(group_by: str, prefix: str, bands: list[SizeBand]):
-    if group_by == "unit":
-        return F(f"{prefix}responsible_unit_id")
-    if group_by == "town":
-        return F(f"{prefix}town_id")
-    if group_by == "industry":
-        return F(f"{prefix}industry_id")
-    if group_by == "level":
-        return F(f"{prefix}level")
+    columns = {"unit": "responsible_unit_id", "town": "town_id", "industry": "industry_id", "level": "level"}
+    if group_by in columns:
+        # The pass over the projects themselves scans them rather than walking the column's index.
+        return Unindexed(F(columns[group_by])) if not prefix else F(f"{prefix}{columns[group_by]}")
     if group_by == "size_band":
         below = f"{bands[0].name.lstrip('≥')}以下" if bands else ""
         whens = [When(**{f"{prefix}total_investment__gte": b.min_investment}, then=Value(b.name))
@@ -398,9 +399,13 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
             ytd=Sum("_ytd"),
             ytd_in_plan=Sum("_ytd", filter=Q(_plan__id__isnull=False)),
             reports=Count("_report__id"),
+            owing=CommaList(Cast("pk", CharField()),
+                            filter=owes_report(year, month, Q(_plan__id__isnull=False)) & ~reported),
         )
     )  # fmt: skip
+    owing: list[int] = []
     for values in project_rows:
+        owing.extend(int(pk) for pk in (values["owing"] or "").split(",") if pk)
         r = row(values["_k"])
         r.projects += values["n"]
         r.total_investment += values["total"] or ZERO
@@ -474,7 +479,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
     for r in ordered:
         for name in RateRow.SUMMED:
             setattr(total, name, getattr(total, name) + getattr(r, name))
-    return RateTable(year=year, month=month, group_by=group_by, rows=ordered, total=total)
+    return RateTable(year=year, month=month, group_by=group_by, rows=ordered, total=total, owing=sorted(owing))
 
 
 def _sort_key(group_by: str, r: RateRow, bands: list[SizeBand]):
@@ -560,44 +565,60 @@ class OverdueGroup:
 OVERDUE_LABELS = {"missing": "未填报", ReportStatus.DRAFT: "草稿未提交", ReportStatus.RETURNED: "退回未重报"}
 
 
-def expected_reporters(projects: QuerySet[Project], year: int, month: int) -> QuerySet[Project]:
-    """The projects that owe a report for (year, month): those in the year's plan (with an
-    `AnnualPlan`), not 终止, and already reporting in the system (not before their baseline month)."""
+def owes_report(year: int, month: int, in_plan: Q) -> Q:
+    """On projects: owes a report for (year, month). `in_plan` says the project has an `AnnualPlan` for
+    the year (an EXISTS, or a join the query already has); not 终止; already reporting in the system (not
+    before its baseline month)."""
     later_start = Q(investment_baseline__first_year__gt=year) | Q(
         investment_baseline__first_year=year, investment_baseline__first_month__gt=month
     )
-    return (
-        projects.filter(Exists(AnnualPlan.objects.filter(project=OuterRef("pk"), year=year)))
-        .exclude(status=Status.TERMINATED)
-        .exclude(later_start)
-    )
+    return in_plan & ~Q(status=Status.TERMINATED) & ~later_start
+
+
+def expected_reporters(projects: QuerySet[Project], year: int, month: int) -> QuerySet[Project]:
+    """The projects that owe a report for (year, month) (`owes_report`)."""
+    return projects.filter(owes_report(year, month, Q(Exists(AnnualPlan.objects.filter(project=OuterRef("pk"),
+                                                                                        year=year)))))  # fmt: skip
+
+
+# Above this many owing projects, `overdue_reports` asks the database again rather than passing the list
+# (a bound on the statement's parameters; early in a month nearly every project owes its report).
+OWING_LOOKUP_MAX = 2000
 
 
 def overdue_reports(projects: QuerySet[Project], year: int, month: int, *, today: datetime.date,
-                    settings: ProgressSettings | None = None) -> list[OverdueGroup]:  # fmt: skip
+                    settings: ProgressSettings | None = None,
+                    owing: list[int] | None = None) -> list[OverdueGroup]:  # fmt: skip
     """Per responsible unit, the projects whose report for (year, month) is missing, a draft, or
-    returned and not resubmitted, once the due day of the next month has passed. Two queries."""
+    returned and not resubmitted, once the due day of the next month has passed. Two queries.
+
+    `owing`: the `RateTable.owing` of `completion_table(projects, year, month)`, when the caller has it:
+    then only those projects are read (none when the list is empty), not every project of the scope.
+    """
     from keyprojects.progress.domain import due_date
 
     due = due_date(year, month, settings or ProgressSettings.load())
-    if today <= due:
+    if today <= due or owing == []:
         return []
     report = MonthlyReport.objects.filter(project=OuterRef("pk"), year=year, month=month)
     pending = [ReportStatus.DRAFT, ReportStatus.RETURNED]
-    rows = (
-        expected_reporters(projects, year, month)
+    if owing is not None and len(owing) <= OWING_LOOKUP_MAX:
+        late = Project.objects.filter(pk__in=owing)
+    else:
         # One NOT EXISTS per project (the report index alone); the report's status and id are then
         # looked up only for the late ones.
-        .filter(~Exists(report.exclude(status__in=pending)))
-        .order_by()
+        late = expected_reporters(projects, year, month).filter(~Exists(report.exclude(status__in=pending)))
+    rows = (
+        late.order_by()
         .annotate(_status=Subquery(report.values("status")[:1]), _report=Subquery(report.values("pk")[:1]))
         .values("pk", "name", "responsible_unit_id", "responsible_unit__name", "responsible_unit__short_name",
                 "_status", "_report")
-        .order_by("responsible_unit_id", "pk")
     )  # fmt: skip
     groups: dict[int, OverdueGroup] = {}
     days = (today - due).days
-    for values in rows:
+    # Sorted here, not by the database: ordered by unit, SQLite walks the projects through the unit
+    # index, one random row read each (180 ms against 95 ms at 50,000 projects), for the few late ones.
+    for values in sorted(rows, key=lambda v: (v["responsible_unit_id"], v["pk"])):
         unit = values["responsible_unit_id"]
         if unit not in groups:
             name = values["responsible_unit__short_name"] or values["responsible_unit__name"]

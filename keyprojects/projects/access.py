@@ -8,7 +8,7 @@ An object outside the scope is "not found" (404); one in scope but not changeabl
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from keyprojects.org.models import DataScope, Role, Unit, User
@@ -32,12 +32,16 @@ def scope_unit_ids(user: User) -> list[int]:
 
 
 def _units_q(unit_ids: list[int]) -> Q:
-    approvals = ApprovalItem.objects.filter(project=OuterRef("pk"), department_id__in=unit_ids)
+    # The approvals as an uncorrelated IN list, not EXISTS: both databases then read four indexes
+    # (SQLite's MULTI-INDEX OR, PostgreSQL's BitmapOr) instead of probing the approvals once for every
+    # project in the district (1 ms against 100 ms at 50,000 projects), and every figure of a town's
+    # cockpit repeats this filter.
+    approvals = ApprovalItem.objects.filter(department_id__in=unit_ids).values("project_id")
     return (
         Q(responsible_unit_id__in=unit_ids)
         | Q(town_id__in=unit_ids)
         | Q(owner_unit_id__in=unit_ids)
-        | Q(Exists(approvals))
+        | Q(pk__in=approvals)
     )
 
 
