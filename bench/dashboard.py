@@ -72,8 +72,6 @@ def hand_sql(year: int, month: int, today: datetime.date, due: datetime.date, ba
     jan1 = datetime.date(year, 1, 1)
     end = datetime.date(year + month // 12, month % 12 + 1, 1) - datetime.timedelta(days=1)
     counted = _in(COUNTED)
-    # SQLite: read the whole table rather than every row through the (period, status) index.
-    not_indexed = "NOT INDEXED" if vendor == "sqlite" else ""
     applies = "(b.first_year < %s OR (b.first_year = %s AND b.first_month <= %s)" + (
         " OR (b.first_year = %s AND b.first_month = 1))" if month == 12 else ")"
     )
@@ -188,14 +186,14 @@ def hand_sql(year: int, month: int, today: datetime.date, due: datetime.date, ba
             [],
         ),
         (
-            "monthly counted investment, this year and last, and the baselines' shares",
+            "monthly counted investment, this year and last (the trigger-kept series), and the baselines' shares",
             f"""
-            SELECT period / 12, period %% 12 + 1, SUM(investment) FROM progress_monthlyreport {not_indexed}
-            WHERE status IN {counted} AND period >= %s AND period <= %s GROUP BY period
+            SELECT year, {", ".join(f"SUM(m{m:02d})" for m in range(1, 13))} FROM progress_investmentseries
+            WHERE year IN (%s, %s) GROUP BY year
             UNION ALL
-            SELECT first_year, -first_month, SUM(ytd_amount) FROM progress_investmentbaseline
-            WHERE first_year IN (%s, %s) GROUP BY first_year, first_month""",
-            [(year - 1) * 12, period, year - 1, year],
+            SELECT first_year, -first_month, SUM(ytd_amount), {", ".join(["0"] * 10)}
+            FROM progress_investmentbaseline WHERE first_year IN (%s, %s) GROUP BY first_year, first_month""",
+            [year - 1, year, year - 1, year],
         ),
         (
             "problems: assigned, open, overdue, resolved, on time, rated, satisfied",
@@ -258,7 +256,12 @@ def hand_totals(rows: dict[str, list], year: int, month: int) -> dict[str, Decim
         return next((v for k, v in rows.items() if k.startswith(start)), [])
 
     by_unit, plans, commissioned = find("projects by unit"), find("plans in force"), find("commissionings")
-    curve = find("monthly counted investment")
+    curve = []
+    for row in find("monthly counted investment"):
+        if float(row[1] or 0) < 0:  # a baseline: (year, -first month, amount, zeros)
+            curve.append((row[0], int(row[1]), row[2]))
+        else:  # a series row: (year, twelve monthly sums)
+            curve.extend((row[0], m, v) for m, v in enumerate(row[1:], start=1))
     problems = find("problems:")[0]
     late = find("reports late")
     this_year = sum((Decimal(str(v or 0)) for y, m, v in curve if y == year and 0 < m <= month), Decimal(0))
