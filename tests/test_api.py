@@ -757,6 +757,23 @@ def test_detail_has_the_editable_fields(world, as_user):
     assert data["owner_unit_id"] == world.company_a.pk
 
 
+def test_detail_read_equals_the_detail_built_from_the_model(world, as_user, django_assert_num_queries):
+    """GET reads the leader, officer and financing model as subqueries; PATCH builds the same answer from
+    the saved model: both must agree, names included (full name, else username; none when unset)."""
+    financing = FinancingModel.objects.get(name="EPC")
+    User.objects.filter(pk=world.officer.pk).update(full_name="王服务")
+    Project.objects.filter(pk=world.project_a.pk).update(financing_model=financing, responsible_leader=None)
+    api = as_user("dispatcher")
+    api.get(f"/projects/{world.project_b.pk}")  # the token's first use of the day also records the time
+    with django_assert_num_queries(3):  # the token with its user and roles, the project, the size bands
+        read = api.get(f"/projects/{world.project_a.pk}").json()
+    assert (read["service_officer"], read["responsible_leader"], read["financing_model"]) == ("王服务", None, "EPC")
+    patched = api.patch(f"/projects/{world.project_a.pk}", {"name": read["name"], "version": read["version"]}).json()
+    assert {k: v for k, v in patched.items() if k not in ("version", "updated_at")} == {
+        k: v for k, v in read.items() if k not in ("version", "updated_at")
+    }
+
+
 @pytest.mark.parametrize("bad_id", ["abc", "1.5", "99999999999999999999999999", "-1", "0", "%20", "1e3"])
 def test_bad_ids_are_404_or_422(world, as_user, bad_id):
     api = as_user("dispatcher")

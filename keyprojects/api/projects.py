@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,7 +38,22 @@ from keyprojects.projects.models import Status as ProjectStatus
 router = Router(tags=["项目"])
 
 LIST_RELATED = ("industry", "town", "responsible_unit")
-DETAIL_RELATED = (*LIST_RELATED, "responsible_leader", "service_officer", "financing_model")
+
+
+def _user_name(field: str) -> Subquery:
+    """str(User) (full name, else username) of the user `field` points to, as a scalar subquery."""
+    users = User.objects.filter(pk=OuterRef(field))
+    return Subquery(users.annotate(_n=Coalesce(NullIf(F("full_name"), Value("")), F("username"))).values("_n")[:1])
+
+
+# The detail's other three names, read as scalar subqueries rather than joined: PostgreSQL's planner
+# searches join orders for each added join (the six joins planned in 0.6–0.9 ms, longer than reading the
+# row; three joins and three subqueries in 0.17 ms).
+DETAIL_NAMES = {
+    "_leader_name": _user_name("responsible_leader_id"),
+    "_officer_name": _user_name("service_officer_id"),
+    "_financing_name": Subquery(FinancingModel.objects.filter(pk=OuterRef("financing_model_id")).values("name")[:1]),
+}
 
 
 def _decimal(value, places: int) -> str | None:
@@ -76,6 +92,13 @@ def project_item(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
     }
 
 
+def _name(p: Project, annotation: str, relation: str) -> str | None:
+    """A related row's name: from the `DETAIL_NAMES` annotation when the project was read with it."""
+    if hasattr(p, annotation):
+        return getattr(p, annotation)
+    return str(getattr(p, relation)) if getattr(p, f"{relation}_id") else None
+
+
 def project_detail(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
     return {
         **project_item(p, bands),
@@ -85,11 +108,11 @@ def project_detail(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
         "owner_unit_id": p.owner_unit_id,
         "construction_content": p.construction_content,
         "responsible_leader_id": p.responsible_leader_id,
-        "responsible_leader": str(p.responsible_leader) if p.responsible_leader_id else None,
+        "responsible_leader": _name(p, "_leader_name", "responsible_leader"),
         "service_officer_id": p.service_officer_id,
-        "service_officer": str(p.service_officer) if p.service_officer_id else None,
+        "service_officer": _name(p, "_officer_name", "service_officer"),
         "financing_model_id": p.financing_model_id,
-        "financing_model": p.financing_model.name if p.financing_model_id else None,
+        "financing_model": _name(p, "_financing_name", "financing_model"),
         "stage_changed_on": p.stage_changed_on,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -219,9 +242,11 @@ def create_project(request, payload: ProjectCreate):
 def get_project(request, project_id: int):
     """本人数据范围以外的项目一律 404。"""
     # As access.get_project (the scope, the same 404), with every related row the answer names in the
-    # same query instead of one query each.
+    # same query instead of one query each. Unordered and without LIMIT (the id matches one row at most):
+    # both cost PostgreSQL's planner time for nothing.
     try:
-        project = access.visible_projects(request.auth).select_related(*DETAIL_RELATED).filter(pk=project_id).first()
+        found = access.visible_projects(request.auth).select_related(*LIST_RELATED).annotate(**DETAIL_NAMES)
+        project = next(iter(found.filter(pk=project_id).order_by()), None)
     except OverflowError:
         project = None
     if project is None:
