@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from keyprojects.audit.models import AuditRecord
 from keyprojects.notify import delivery
 from keyprojects.notify.models import Channel, Notification
+from keyprojects.org.models import User
 from keyprojects.problems.models import EscalationLevel, Problem, Rating, Severity, SolveLevel, Status
 from keyprojects.workcal import calendar as wc
 from keyprojects.workcal.models import CalendarOverride
@@ -137,6 +138,19 @@ def test_detail_has_events_and_allowed_actions(states, as_user):
     assert body["allowed_actions"] == ["feedback", "resolve"]
     assert body["responsible_leader"] == states.leader.pk and body["solve_level"] == "district"
     assert as_user("dept_officer").get(f"/problems/{p.pk}").json()["allowed_actions"] == ["feedback"]
+
+
+def test_detail_names_the_people_as_their_str(states, as_user):
+    """The raiser, the leader and the supervisor are read as subqueries: the same names as str(user)
+    (full name, else username), None when unset."""
+    p = states.problems[Status.IN_PROGRESS]
+    User.objects.filter(pk=p.raised_by_id).update(full_name="张提出")
+    Problem.objects.filter(pk=p.pk).update(supervisor=None)
+    body = as_user("dispatcher").get(f"/problems/{p.pk}").json()
+    p.refresh_from_db()
+    assert body["raised_by_name"] == "张提出" == str(p.raised_by)
+    assert body["responsible_leader_name"] == str(p.responsible_leader) and body["responsible_leader_name"]
+    assert body["supervisor"] is None and body["supervisor_name"] is None
 
 
 def test_list_filters_are_the_pages(states, as_user):

@@ -294,13 +294,18 @@ def _name(user: User | None) -> str | None:
 
 
 def problem_detail(user: User, pk: int) -> dict[str, Any]:
-    p = (
+    # The three people's names as scalar subqueries, unordered and without LIMIT (the id matches one row
+    # at most): five joins cost PostgreSQL's planner more than reading the row (`api.projects.DETAIL_NAMES`).
+    found = (
         access.visible_problems(user)
-        .select_related("project", "lead_unit", "responsible_leader", "raised_by", "supervisor")
+        .select_related("project", "lead_unit")
+        .annotate(_raised_by=User.name_of("raised_by_id"), _leader=User.name_of("responsible_leader_id"),
+                  _supervisor=User.name_of("supervisor_id"))
         .prefetch_related("helper_units")
         .filter(pk=pk)
-        .first()
-    )
+        .order_by()
+    )  # fmt: skip
+    p = next(iter(found), None)
     if p is None:
         raise Http404(access.NOT_FOUND)
     events = list(p.events.select_related("actor").order_by("at", "id"))
@@ -309,9 +314,9 @@ def problem_detail(user: User, pk: int) -> dict[str, Any]:
         "solve_level": p.solve_level,
         "solve_level_label": p.get_solve_level_display(),
         "raised_by": p.raised_by_id,
-        "raised_by_name": _name(p.raised_by),
+        "raised_by_name": p._raised_by,
         "responsible_leader": p.responsible_leader_id,
-        "responsible_leader_name": _name(p.responsible_leader),
+        "responsible_leader_name": p._leader,
         "assigned_on": p.assigned_on,
         "deployed_at": p.deployed_at,
         "first_feedback_at": p.first_feedback_at,
@@ -324,7 +329,7 @@ def problem_detail(user: User, pk: int) -> dict[str, Any]:
         "reopen_count": p.reopen_count,
         "closed_at": p.closed_at,
         "supervisor": p.supervisor_id,
-        "supervisor_name": _name(p.supervisor),
+        "supervisor_name": p._supervisor,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
         "allowed_actions": sorted(access.allowed_actions(user, p)),

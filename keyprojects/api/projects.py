@@ -10,8 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -40,18 +39,12 @@ router = Router(tags=["项目"])
 LIST_RELATED = ("industry", "town", "responsible_unit")
 
 
-def _user_name(field: str) -> Subquery:
-    """str(User) (full name, else username) of the user `field` points to, as a scalar subquery."""
-    users = User.objects.filter(pk=OuterRef(field))
-    return Subquery(users.annotate(_n=Coalesce(NullIf(F("full_name"), Value("")), F("username"))).values("_n")[:1])
-
-
 # The detail's other three names, read as scalar subqueries rather than joined: PostgreSQL's planner
 # searches join orders for each added join (the six joins planned in 0.6–0.9 ms, longer than reading the
 # row; three joins and three subqueries in 0.17 ms).
 DETAIL_NAMES = {
-    "_leader_name": _user_name("responsible_leader_id"),
-    "_officer_name": _user_name("service_officer_id"),
+    "_leader_name": User.name_of("responsible_leader_id"),
+    "_officer_name": User.name_of("service_officer_id"),
     "_financing_name": Subquery(FinancingModel.objects.filter(pk=OuterRef("financing_model_id")).values("name")[:1]),
 }
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce, NullIf
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -148,6 +149,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+    @staticmethod
+    def name_of(field: str) -> models.Subquery:
+        """`str()` of the user that `field` (a user id of the outer row) points to, as a scalar subquery:
+        a name read without joining the user table (see `api.projects.DETAIL_NAMES`)."""
+        users = User.objects.filter(pk=models.OuterRef(field))
+        name = Coalesce(NullIf(models.F("full_name"), models.Value("")), models.F("username"))
+        return models.Subquery(users.annotate(_name=name).values("_name")[:1])
 
     @cached_property
     def role_set(self) -> frozenset[str]:
