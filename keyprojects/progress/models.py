@@ -308,12 +308,15 @@ class MonthlyReport(models.Model):
         ]  # fmt: skip
         indexes = [
             models.Index(fields=["project", "period"], name="report_project_period_idx"),
-            # Covering the roll-ups: a project's counted totals of a month are read from the index alone
-            # (`rates.compute_completion_table`). By (year, month), not `period`: SQLite never treats an
-            # index holding a generated column as covering.
+            # Covering the roll-ups: every project's counted totals of a month are read from the index
+            # alone (`rates.compute_completion_table`): PostgreSQL reads the month's entries and hashes
+            # them (a scan of all reports without it, 300 → 160 ms at 1.2 million), SQLite seeks
+            # (year, month, project) for each project. By (year, month), not `period`: SQLite never
+            # treats an index holding a generated column as covering; `id` for PostgreSQL's index-only
+            # scan (SQLite has the rowid in every index).
             models.Index(
-                fields=["project", "year", "month", "status", "ytd_investment", "since_start_investment"],
-                name="report_month_totals_idx",
+                fields=["year", "month", "project", "status", "ytd_investment", "since_start_investment", "id"],
+                name="report_month_rollup_idx",
             ),
             models.Index(fields=["period", "status"], name="report_period_status_idx"),
         ]

@@ -363,7 +363,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
     project_rows = (
         projects.order_by()
         .annotate(
-            # By (year, month) rather than period, to read the covering `report_month_totals_idx`.
+            # By (year, month) rather than period, to read the covering `report_month_rollup_idx`.
             _report=FilteredRelation("monthly_reports", condition=Q(monthly_reports__year=year,
                                                                     monthly_reports__month=month,
                                                                     monthly_reports__status__in=COUNTED_STATUSES)),
