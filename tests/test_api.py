@@ -765,13 +765,19 @@ def test_detail_read_equals_the_detail_built_from_the_model(world, as_user, djan
     Project.objects.filter(pk=world.project_a.pk).update(financing_model=financing, responsible_leader=None)
     api = as_user("dispatcher")
     api.get(f"/projects/{world.project_b.pk}")  # the token's first use of the day also records the time
-    with django_assert_num_queries(3):  # the token with its user and roles, the project, the size bands
+    with django_assert_num_queries(2):  # the token with its user and roles; the project, names and band
         read = api.get(f"/projects/{world.project_a.pk}").json()
     assert (read["service_officer"], read["responsible_leader"], read["financing_model"]) == ("王服务", None, "EPC")
     patched = api.patch(f"/projects/{world.project_a.pk}", {"name": read["name"], "version": read["version"]}).json()
     assert {k: v for k, v in patched.items() if k not in ("version", "updated_at")} == {
         k: v for k, v in read.items() if k not in ("version", "updated_at")
     }
+    # The band read in SQL is the one `size_band_for` gives, below the lowest band too.
+    bands = domain.size_bands()
+    for amount in (Decimal("1"), Decimal(bands[-1].min_investment), Decimal(bands[0].min_investment) - 1):
+        Project.objects.filter(pk=world.project_b.pk).update(total_investment=amount)
+        got = api.get(f"/projects/{world.project_b.pk}").json()["size_band"]
+        assert got == domain.size_band_for(amount, bands) and got
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "1.5", "99999999999999999999999999", "-1", "0", "%20", "1e3"])

@@ -46,6 +46,14 @@ DETAIL_NAMES = {
     "_leader_name": User.name_of("responsible_leader_id"),
     "_officer_name": User.name_of("service_officer_id"),
     "_financing_name": Subquery(FinancingModel.objects.filter(pk=OuterRef("financing_model_id")).values("name")[:1]),
+    # `domain.size_band_for` in the same statement: the highest band the investment reaches, and the
+    # lowest band (whose name makes the "below" label), instead of a round trip for the bands.
+    "_band": Subquery(
+        SizeBand.objects.filter(min_investment__lte=OuterRef("total_investment"))
+        .order_by("-min_investment")
+        .values("name")[:1]
+    ),
+    "_lowest_band": Subquery(SizeBand.objects.order_by("min_investment").values("name")[:1]),
 }
 
 
@@ -53,8 +61,9 @@ def _decimal(value, places: int) -> str | None:
     return None if value is None else f"{value:.{places}f}"
 
 
-def project_item(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
-    """The list representation; needs industry, town and responsible_unit loaded."""
+def project_item(p: Project, bands: list[SizeBand] | None) -> dict[str, Any]:
+    """The list representation; needs industry, town and responsible_unit loaded, and the size bands
+    (None: the project was read with `DETAIL_NAMES`, which name its band)."""
     return {
         "id": p.pk,
         "code": p.code,
@@ -66,7 +75,7 @@ def project_item(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
         "industry": p.industry.name,
         "level": p.level,
         "level_label": choice_label(Level, p.level),
-        "size_band": domain.size_band_for(p.total_investment, bands),
+        "size_band": _band(p) if bands is None else domain.size_band_for(p.total_investment, bands),
         "stage": p.stage,
         "stage_label": choice_label(Stage, p.stage),
         "status": p.status,
@@ -92,7 +101,14 @@ def _name(p: Project, annotation: str, relation: str) -> str | None:
     return str(getattr(p, relation)) if getattr(p, f"{relation}_id") else None
 
 
-def project_detail(p: Project, bands: list[SizeBand]) -> dict[str, Any]:
+def _band(p: Project) -> str:
+    """`domain.size_band_for` of a project read with `DETAIL_NAMES`."""
+    if p._band:
+        return p._band
+    return f"{p._lowest_band.lstrip('≥')}以下" if p._lowest_band else ""
+
+
+def project_detail(p: Project, bands: list[SizeBand] | None) -> dict[str, Any]:
     return {
         **project_item(p, bands),
         "project_type": p.project_type,
@@ -246,7 +262,7 @@ def get_project(request, project_id: int):
         raise Http404("项目不存在或无权查看。")
     # project_detail() builds exactly ProjectDetail's fields (a test compares the answer with the schema's);
     # the renderer formats dates and times as ninja would after validating.
-    return _render(request, _detail_of(project))
+    return _render(request, project_detail(project, None))
 
 
 @router.patch(
