@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "keyprojects.lib.middleware.RequestIdMiddleware",
     "keyprojects.lib.middleware.SecurityHeadersMiddleware",
+    "keyprojects.lib.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, while the database is away
     "django.contrib.sessions.middleware.SessionMiddleware",
     "keyprojects.lib.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -14,6 +14,9 @@ them in production (docs/deployment.md, "Several servers").
    and two workers running at once deliver every notification exactly once.
 3. (In process, any database.) A pass whose sends take longer than the lease does not let a second
    worker re-send the row on the wire (found while writing 1: claims used to carry the pass's start time).
+4. Two app servers sharing one Redis and one database: the API token endpoint's failure count (in the cache)
+   and the sign-in lockout (django-axes, in the database) add up across servers, so 3 failures on one and 2 on
+   the other lock the account on both. Redis database 15, flushed before and after.
 
 1 and 2 are skipped unless DATABASE_URL points to PostgreSQL (`scripts/test` runs the suite there too);
 each takes 20-45 s. Ports 8310-8317, by xdist worker; Redis databases 13 and 14, flushed before and after.
@@ -639,3 +642,88 @@ def test_a_row_claimed_late_in_a_long_pass_is_not_taken_by_a_second_worker(pw, m
     rows = Notification.objects.filter(channel=Channel.WEBHOOK)
     assert rival["sent"] == (1, 0)  # the rival sent the third row, not the second again
     assert len(hook.calls) == rows.filter(status=DeliveryStatus.SENT, attempts=1).count() == 3
+
+
+# --- 4. sign-in limits across servers ----------------------------------------------------------------------------
+
+SHARED_LIMITS_REDIS_DB = 15  # not 13/14: those belong to test 2, which may run at the same time on the other slot
+
+
+def _api_sign_in(base: str, username: str, password: str) -> tuple[int, str]:
+    status, _headers, text = Browser(cookies=False).post(
+        f"{base}/api/v1/auth/token", body={"username": username, "password": password, "name": "multiprocess"}
+    )
+    return status, text
+
+
+def _web_sign_in(base: str, username: str, password: str) -> tuple[int, str]:
+    browser = Browser()
+    login = browser.get(f"{base}/accounts/login/")[2]
+    status, _headers, page = browser.post(f"{base}/accounts/login/", form={
+        "username": username, "password": password, "csrfmiddlewaretoken": _csrf(login),
+    })  # fmt: skip
+    return status, page
+
+
+@multiprocess
+@committed
+def test_sign_in_failures_add_up_across_two_app_servers(pw, tmp_path, settings):
+    """3 failures on server A and 2 on server B lock the account on both: the API token endpoint counts failures
+    in the shared cache (keyprojects/api/auth.py, 5 → 429), the login form's lockout (django-axes) in the database.
+    Each server alone saw fewer than 5, so a per-process count would let the next attempt through."""
+    from axes.models import AccessAttempt
+
+    from keyprojects.api.auth import MAX_FAILURES
+
+    started = time.monotonic()
+    port_a, port_b, _hook_port = _ports()
+    a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    store = _redis(SHARED_LIMITS_REDIS_DB)
+    store.flushdb()
+    # Passwords the servers can check (the test settings hash with MD5, which production does not accept).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    password = "Multi@2026!proc"
+    for user in (pw.enterprise, pw.leader):
+        user.set_password(password)
+        user.save()
+    api_user, web_user = pw.enterprise.username, pw.leader.username
+
+    # TESTING=1: plain static storage, so no collectstatic is needed for the login page.
+    env = _base_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:6379/{SHARED_LIMITS_REDIS_DB}", TESTING="1")
+    procs = Processes(tmp_path / "logs")
+    try:
+        for name, port in (("app_a", port_a), ("app_b", port_b)):
+            procs.start(name, [str(ROOT / ".venv/bin/gunicorn"), "keyprojects.wsgi:application",
+                               "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"], env)  # fmt: skip
+        wait_for(lambda: _up(a) and _up(b), timeout=40, what="both app servers", procs=procs, every=0.2)
+
+        # The API: 3 wrong passwords on A, 2 on B. django-axes counts API sign-ins too (authenticate()), so the
+        # 5th failure is also its lockout (429, its message). Then even the right password is refused on both by
+        # the endpoint's own count, 3 + 2 in Redis, checked before any password (its own message).
+        for i, base in enumerate((a, a, a, b, b), 1):
+            status, text = _api_sign_in(base, api_user, "wrong-password")
+            assert status == (401 if i < MAX_FAILURES else 429), (i, text)
+        keys = store.keys("*api-login-failures:*")
+        assert len(keys) == 1 and int(store.get(keys[0])) == MAX_FAILURES, keys
+        for base in (a, b):
+            status, text = _api_sign_in(base, api_user, password)
+            assert status == 429, text
+            assert json.loads(text)["detail"] == "登录失败次数过多，请15分钟后再试。"
+
+        # The login form: 3 wrong passwords on A, 2 on B; the 5th (on B, counting A's three) locks the account,
+        # and then the right password is refused on both (403, the lockout message).
+        for i, base in enumerate((a, a, a, b, b), 1):
+            status, page = _web_sign_in(base, web_user, "wrong-password")
+            if i < 5:
+                assert status == 200 and "已锁定" not in page, (i, status, page[:500])
+            else:
+                assert status == 403 and "已锁定 30 分钟" in page, (i, status, page[:500])
+        assert AccessAttempt.objects.get(username=web_user).failures_since_start == 5
+        for base in (a, b):
+            status, page = _web_sign_in(base, web_user, password)
+            assert status == 403 and "已锁定 30 分钟" in page, (status, page[:500])
+        procs.check_alive()
+    finally:
+        procs.stop_all()
+        store.flushdb()
+    print(f"\nsign-in limits across servers: {time.monotonic() - started:.1f} s")
