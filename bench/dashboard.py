@@ -61,8 +61,8 @@ def _in(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def hand_sql(year: int, month: int, today: datetime.date, due: datetime.date, bands: list[Decimal],
-             vendor: str) -> list[tuple[str, str, list]]:  # fmt: skip
+def hand_sql(year: int, month: int, today: datetime.date, due: datetime.date,
+             bands: list[Decimal]) -> list[tuple[str, str, list]]:  # fmt: skip
     """(name, SQL, params) of each statement: what the cockpit shows for the whole district.
 
     `bands`: the size bands' thresholds (read once, like any configuration).
@@ -374,7 +374,7 @@ def run(args: argparse.Namespace, backend: str) -> None:
 
     fig = compute()
     bands = list(SizeBand.objects.order_by("min_investment").values_list("min_investment", flat=True))
-    statements = hand_sql(year, month, today, due_date(year, month), bands, connection.vendor)
+    statements = hand_sql(year, month, today, due_date(year, month), bands)
     mine, theirs = cockpit_totals(fig), hand_totals(run_hand_sql(statements), year, month)
     # (SQLite sums decimals as floats: compare to the cent, as the cockpit shows them.)
     cent = Decimal("0.01")

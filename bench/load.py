@@ -38,7 +38,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import shlex
 import signal
 import socket
@@ -53,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from project_list import ensure_pg_database  # noqa: E402
+from project_list import ensure_pg_database, machine  # noqa: E402
 
 PG_URL = "postgres://postgres@127.0.0.1:5432/kp_load_bench"
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -275,14 +274,6 @@ def prepare_data(args: argparse.Namespace) -> dict:
     return plan
 
 
-def database_version() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]}"
-
-
 # --- 3: the servers ----------------------------------------------------------------------------------------------
 
 
@@ -429,23 +420,6 @@ def run_locust(args: argparse.Namespace, plan_path: Path, result_path: Path, env
     return done.returncode
 
 
-def machine(db_version: str) -> dict[str, str]:
-    import django
-
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
-    return {
-        "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
-        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "database": db_version,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "platform": platform.platform(),
-    }
-
-
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -465,7 +439,7 @@ def report(args, result: dict, info: dict, plan: dict, extra: dict) -> tuple[str
         f"Command: `{extra['command']}`  ",
         f"Date: {extra['date']} (load {extra['seconds']:.0f} s; load average {extra['load_before']} before, "
         f"{extra['load_after']} after)  ",
-        f"Machine: nproc {info['nproc']}, {info['memory']} RAM, {info['platform']}, Python {info['python']}, "
+        f"Machine: nproc {info['cpus']}, {info['memory']} RAM, {info['platform']}, Python {info['python']}, "
         f"Django {info['django']}  ",
         f"Database: {info['database']} on 127.0.0.1:5432 (`{args.database_url.rsplit('/', 1)[-1]}`), psycopg 3 "
         f"pool; Redis `{REDIS_URL}`  ",
@@ -528,7 +502,6 @@ def main() -> int:
     setup_django(args)
     log(f"preparing {args.database_url}")
     plan = prepare_data(args)
-    db_version = database_version()
     from django.db import connections
 
     connections.close_all()
@@ -573,7 +546,7 @@ def main() -> int:
         "processes": at_end,
         "gunicorn_workers": running["gunicorn"] - 1,
     }
-    text, errors = report(args, result, machine(db_version), plan, extra)
+    text, errors = report(args, result, machine(), plan, extra)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)
     print()

@@ -360,6 +360,20 @@ def _summary(samples: list[Sample]) -> str:
     )
 
 
+def _judge_fault(traffic: Traffic, down: float, back: float) -> tuple[list[Sample], list[Sample], float]:
+    """After a fault from `down` to `back`, wait out the recovery and check its window: every answer clean,
+    at most MAX_FAILED failures, every request after the recovery a success. Returns the window's samples,
+    its failures, and how long after `back` the failures ended."""
+    time.sleep(RECOVERY_SECONDS + 3)
+    window = traffic.between(down, back + RECOVERY_SECONDS)
+    failed = [s for s in window if s.status != 200]
+    assert all(s.clean for s in window), _summary(window)
+    assert len(failed) <= MAX_FAILED, _summary(window)
+    settled = traffic.since(back + RECOVERY_SECONDS)
+    assert settled and all(s.status == 200 for s in settled), _summary(settled)
+    return window, failed, max(0.0, max((s.ended for s in failed), default=back) - back)
+
+
 def test_requests_fail_cleanly_while_the_database_restarts_and_recover_without_restarting_the_app(
     cluster, tmp_path, capsys
 ):  # fmt: skip
@@ -419,14 +433,7 @@ def test_requests_fail_cleanly_while_the_database_restarts_and_recover_without_r
         down = time.monotonic()
         cluster.restart()
         back = time.monotonic()
-        time.sleep(RECOVERY_SECONDS + 3)
-        restart = traffic.between(down, back + RECOVERY_SECONDS)
-        restart_failed = [s for s in restart if s.status != 200]
-        assert all(s.clean for s in restart), _summary(restart)
-        assert len(restart_failed) <= MAX_FAILED, _summary(restart)
-        settled = traffic.since(back + RECOVERY_SECONDS)
-        assert settled and all(s.status == 200 for s in settled), _summary(settled)
-        restart_recovered = max(0.0, max((s.ended for s in restart_failed), default=back) - back)
+        restart, restart_failed, restart_recovered = _judge_fault(traffic, down, back)
 
         # 2. Stopped for DOWN_SECONDS, then started again.
         down = time.monotonic()
@@ -434,18 +441,11 @@ def test_requests_fail_cleanly_while_the_database_restarts_and_recover_without_r
         time.sleep(DOWN_SECONDS)
         cluster.start()
         back = time.monotonic()
-        time.sleep(RECOVERY_SECONDS + 3)
-        outage = traffic.between(down, back + RECOVERY_SECONDS)
-        outage_failed = [s for s in outage if s.status != 200]
-        assert all(s.clean for s in outage), _summary(outage)
+        outage, outage_failed, outage_recovered = _judge_fault(traffic, down, back)
         # The pooled connections fail at once, with the 503 (the others wait for the pool, below).
         assert [s for s in outage_failed if s.started < back], _summary(outage)
-        assert len(outage_failed) <= MAX_FAILED, _summary(outage)
-        settled = traffic.since(back + RECOVERY_SECONDS)
-        assert settled and all(s.status == 200 for s in settled), _summary(settled)
         held = [s for s in outage if s.status == 200 and s.started < back]
         longest_wait = max((s.ended - s.started for s in held), default=0.0)
-        outage_recovered = max(0.0, max((s.ended for s in outage_failed), default=back) - back)
 
         traffic.stop()
         procs.check_alive()

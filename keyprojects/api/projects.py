@@ -76,7 +76,9 @@ def project_item(p: Project, bands: list[SizeBand] | None) -> dict[str, Any]:
         "industry": p.industry.name,
         "level": p.level,
         "level_label": choice_label(Level, p.level),
-        "size_band": _band(p) if bands is None else domain.size_band_for(p.total_investment, bands),
+        "size_band": domain.band_label(p._band, p._lowest_band)
+        if bands is None
+        else domain.size_band_for(p.total_investment, bands),
         "stage": p.stage,
         "stage_label": choice_label(Stage, p.stage),
         "status": p.status,
@@ -107,13 +109,6 @@ def _name(p: Project, annotation: str, relation: str) -> str | None:
     if hasattr(p, annotation):
         return getattr(p, annotation)
     return str(getattr(p, relation)) if getattr(p, f"{relation}_id") else None
-
-
-def _band(p: Project) -> str:
-    """`domain.size_band_for` of a project read with `DETAIL_NAMES`."""
-    if p._band:
-        return p._band
-    return f"{p._lowest_band.lstrip('≥')}以下" if p._lowest_band else ""
 
 
 def project_detail(p: Project, bands: list[SizeBand] | None) -> dict[str, Any]:

@@ -21,17 +21,20 @@ COUNTED = ", ".join(f"'{status}'" for status in COUNTED_STATUSES)
 COLUMNS = ", ".join(MONTH_COLUMNS)
 
 
+def _in_month(m: int, row: str = "") -> str:
+    """The (row's) investment if its month is `m`, else 0: one month column's share of a report."""
+    at = f"{row}." if row else ""
+    return f"CASE WHEN {at}month = {m} THEN COALESCE({at}investment, 0) ELSE 0 END"
+
+
 def _amounts(row: str) -> str:
     """The row's investment in its month's column and 0 in the others, in `MONTH_COLUMNS` order."""
-    return ", ".join(f"CASE WHEN {row}.month = {m} THEN COALESCE({row}.investment, 0) ELSE 0 END" for m in range(1, 13))
+    return ", ".join(_in_month(m, row) for m in range(1, 13))
 
 
 def _take_out(row: str) -> str:
     """UPDATE subtracting a counted row's investment from its series (no row: nothing counted yet)."""
-    minus = ", ".join(
-        f"{col} = {col} - CASE WHEN {row}.month = {m} THEN COALESCE({row}.investment, 0) ELSE 0 END"
-        for m, col in enumerate(MONTH_COLUMNS, start=1)
-    )
+    minus = ", ".join(f"{col} = {col} - {_in_month(m, row)}" for m, col in enumerate(MONTH_COLUMNS, start=1))
     return f"UPDATE {SERIES} SET {minus} WHERE project_id = {row}.project_id AND year = {row}.year"
 
 
@@ -84,9 +87,7 @@ POSTGRESQL = [
 REBUILD = [
     f"DELETE FROM {SERIES}",
     f"""INSERT INTO {SERIES} (project_id, year, {COLUMNS})
-        SELECT project_id, year, {
-        ", ".join(f"SUM(CASE WHEN month = {m} THEN COALESCE(investment, 0) ELSE 0 END)" for m in range(1, 13))
-    }
+        SELECT project_id, year, {", ".join(f"SUM({_in_month(m)})" for m in range(1, 13))}
         FROM {REPORTS} WHERE status IN ({COUNTED}) GROUP BY project_id, year""",
 ]
 

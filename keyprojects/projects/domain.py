@@ -233,4 +233,9 @@ def size_band_for(total_investment, bands: list[SizeBand]) -> str:
     for band in bands:
         if total_investment is not None and total_investment >= band.min_investment:
             label = band.name
-    return label or (f"{bands[0].name.lstrip('≥')}以下" if bands else "")
+    return band_label(label, bands[0].name if bands else None)
+
+
+def band_label(reached: str | None, lowest: str | None) -> str:
+    """The band's name given the highest band reached (None: none) and the lowest band's name."""
+    return reached or (f"{lowest.lstrip('≥')}以下" if lowest else "")
