@@ -1,4 +1,5 @@
-"""Request id: every request gets one, echoed in X-Request-ID and written into audit records."""
+"""Middleware of our own: the request id (echoed in X-Request-ID and written into audit records), security
+headers, Chinese first, and the 503 answer while the database is unreachable."""
 
 from __future__ import annotations
 
