@@ -304,13 +304,6 @@ def _due(year: int, month: int, settings: ProgressSettings) -> datetime.date:
     return due_date(year, month, settings)
 
 
-def _within(queryset: QuerySet, projects: QuerySet[Project], field_name: str) -> QuerySet:
-    """`queryset` limited to rows whose project is in `projects` (no subquery for an unfiltered scope)."""
-    if not projects.query.where:
-        return queryset
-    return queryset.filter(**{f"{field_name}__in": projects.order_by().values("pk")})
-
-
 def _add(groups: dict[Any, Group], key: Any, label: str, n: int, total: Decimal | None) -> None:
     group = groups.setdefault(key, Group(key=key, label=label))
     group.projects += n
@@ -408,7 +401,7 @@ def _funnel(by_stage: dict[str, Group]) -> list[Group]:
 def _phases(projects: QuerySet[Project]) -> list[Phase]:
     """Members of each phase's lists, and how far its signed projects went: one grouped query."""
     rows = (
-        _within(BatchMembership.objects.all(), projects, "project_id")
+        rates.restrict_to(BatchMembership.objects.all(), projects, "project_id")
         .order_by()
         .values("phase_id", "phase__number", "phase__name", "phase__held_on", "batch", "project__stage")
         .annotate(n=Count("pk"))
@@ -445,14 +438,14 @@ def _curve(projects: QuerySet[Project], year: int, month: int, table: rates.Rate
     """
     sums = {col: Sum(col) for col in MONTH_COLUMNS}
     series = (
-        _within(InvestmentSeries.objects.filter(year__in=[year - 1, year]), projects, "project_id")
+        rates.restrict_to(InvestmentSeries.objects.filter(year__in=[year - 1, year]), projects, "project_id")
         .order_by()
         .values("year")
         .annotate(**sums)
     )
     amounts = {(r["year"], m): r[col] or ZERO for r in series for m, col in enumerate(MONTH_COLUMNS, start=1)}
     baselines = (
-        _within(InvestmentBaseline.objects.filter(first_year__in=[year - 1, year]), projects, "project_id")
+        rates.restrict_to(InvestmentBaseline.objects.filter(first_year__in=[year - 1, year]), projects, "project_id")
         .order_by()
         .values("first_year", "first_month")
         .annotate(amount=Sum("ytd_amount"))

@@ -270,7 +270,7 @@ def _labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
 COMMISSIONED_STAGES = [Stage.COMMISSIONED, Stage.EFFECTIVE]
 
 
-def _restrict(queryset: QuerySet, projects: QuerySet[Project], field: str) -> QuerySet:
+def restrict_to(queryset: QuerySet, projects: QuerySet[Project], field: str) -> QuerySet:
     """`queryset` limited to rows whose `field` (a project id) is in `projects` (skipped when unfiltered)."""
     if not projects.query.where:
         return queryset
@@ -420,7 +420,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
     # (their current version applies from a month ≤ the month asked about); for the few revised after
     # it, the version in force then is read from the revisions.
     current = (
-        _restrict(AnnualPlan.objects.filter(year=year, effective_month__lte=month), projects, "project_id")
+        restrict_to(AnnualPlan.objects.filter(year=year, effective_month__lte=month), projects, "project_id")
         .order_by()
         .annotate(_k=_key_expression(group_by, "project__", bands))
         .values("_k")
@@ -428,7 +428,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
     )
     version = AnnualPlanRevision.objects.filter(plan=OuterRef("pk"), effective_month__lte=month).order_by("-number")
     older = (
-        _restrict(AnnualPlan.objects.filter(year=year, effective_month__gt=month), projects, "project_id")
+        restrict_to(AnnualPlan.objects.filter(year=year, effective_month__gt=month), projects, "project_id")
         .order_by()
         .annotate(
             _k=_key_expression(group_by, "project__", bands),
@@ -455,7 +455,7 @@ def compute_completion_table(projects: QuerySet[Project], year: int, month: int,
         .filter(_tm=True)
     )
     commission_rows = (
-        _restrict(StageTransition.objects.filter(to_stage__in=COMMISSIONED_STAGES, happened_on__gte=jan1,
+        restrict_to(StageTransition.objects.filter(to_stage__in=COMMISSIONED_STAGES, happened_on__gte=jan1,
                                                  happened_on__lte=end), projects, "project_id")
         .filter(~Exists(earlier))
         .order_by()
